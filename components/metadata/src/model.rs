@@ -1,0 +1,211 @@
+//! Movie metadata as the domain sees it: every value here has passed its `parse`.
+
+use service_kit::field::bounded_text;
+use service_kit::{Identifier, Invalid};
+
+/// The id of a movie (see [`Identifier`] for the rule).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MovieId(Identifier);
+
+impl MovieId {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Identifier::parse(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// 1-256 characters, not only whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        if raw.trim().is_empty() {
+            return Err(Invalid::new("must not be empty or blank"));
+        }
+        bounded_text(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 4096 characters; may be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_CHARS: usize = 4096;
+
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        bounded_text(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 256 characters; may be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Director(String);
+
+impl Director {
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        bounded_text(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The metadata of one movie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub id: MovieId,
+    pub title: Title,
+    pub description: Description,
+    pub director: Director,
+}
+
+/// How many items one page of the listing holds: 1-100, 20 unless asked otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u8);
+
+impl PageLimit {
+    pub const MAX: u8 = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        match raw.parse::<u8>() {
+            Ok(limit) if (1..=Self::MAX).contains(&limit) => Ok(Self(limit)),
+            _ => Err(Invalid::new("must be an integer from 1 to 100")),
+        }
+    }
+
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self(20)
+    }
+}
+
+/// Where the next page of the listing starts: after the movie it names.
+///
+/// Clients must treat it as opaque; it is the hex of a versioned key so the encoding can change
+/// without clients noticing, and so ids never need escaping inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(MovieId);
+
+impl Cursor {
+    const PREFIX: &'static str = "v1:";
+
+    pub fn after(id: MovieId) -> Self {
+        Self(id)
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let invalid = || Invalid::new("is not a cursor this service issued");
+        let bytes = decode_hex(raw).ok_or_else(invalid)?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let id = text.strip_prefix(Self::PREFIX).ok_or_else(invalid)?;
+        MovieId::parse(id).map(Self).map_err(|_| invalid())
+    }
+
+    pub fn encode(&self) -> String {
+        let key = format!("{}{}", Self::PREFIX, self.0.as_str());
+        key.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn last_seen(&self) -> &MovieId {
+        &self.0
+    }
+}
+
+fn decode_hex(raw: &str) -> Option<Vec<u8>> {
+    if raw.len() % 2 != 0 || raw.len() > 2 * 80 {
+        return None;
+    }
+    raw.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_title_is_rejected() {
+        assert!(Title::parse("   \t".into()).is_err());
+        assert!(Title::parse(String::new()).is_err());
+    }
+
+    #[test]
+    fn a_title_of_256_characters_is_accepted_and_257_rejected() {
+        assert!(Title::parse("é".repeat(256)).is_ok());
+        assert!(Title::parse("é".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn a_description_may_be_empty_but_not_over_4096_characters() {
+        assert!(Description::parse(String::new()).is_ok());
+        assert!(Description::parse("d".repeat(4096)).is_ok());
+        assert!(Description::parse("d".repeat(4097)).is_err());
+    }
+
+    #[test]
+    fn a_director_may_be_empty_but_not_over_256_characters() {
+        assert!(Director::parse(String::new()).is_ok());
+        assert!(Director::parse("d".repeat(256)).is_ok());
+        assert!(Director::parse("d".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn a_movie_id_follows_the_identifier_rule() {
+        assert!(MovieId::parse("tt0111161").is_ok());
+        assert!(MovieId::parse("no spaces").is_err());
+        assert!(MovieId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn page_limits_run_from_1_to_100() {
+        assert_eq!(PageLimit::parse("1").map(PageLimit::get), Ok(1));
+        assert_eq!(PageLimit::parse("100").map(PageLimit::get), Ok(100));
+        for raw in ["0", "101", "-1", "ten", "", "1.5"] {
+            assert!(PageLimit::parse(raw).is_err(), "{raw} was accepted");
+        }
+        assert_eq!(PageLimit::default().get(), 20);
+    }
+
+    #[test]
+    fn a_cursor_round_trips_through_its_encoding() {
+        let cursor = Cursor::after(MovieId::parse("m-42").unwrap());
+        assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
+    }
+
+    #[test]
+    fn a_forged_or_garbled_cursor_is_rejected() {
+        let bare_id: String = "m-42".bytes().map(|b| format!("{b:02x}")).collect();
+        for raw in ["", "zz", "abc", bare_id.as_str(), "763a", "763a2f2f"] {
+            assert!(Cursor::parse(raw).is_err(), "{raw} was accepted");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Implementations of [`crate::controller::MetadataRepository`].
+
+pub mod memory;
+pub mod sqlite;

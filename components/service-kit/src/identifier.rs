@@ -1,0 +1,74 @@
+//! The identifier rule shared by movie, record and user ids.
+
+use crate::field::Invalid;
+use std::fmt;
+
+/// An id of 1-64 characters from `[A-Za-z0-9._-]`.
+///
+/// The alphabet is URL-safe, so an identifier goes into a path segment or a query without
+/// escaping, and a percent-encoded segment is simply rejected rather than decoded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Identifier(String);
+
+impl Identifier {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() {
+            return Err(Invalid::new("must not be empty"));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(Invalid::new("must be at most 64 characters"));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(Invalid::new(
+                "must contain only letters, digits, '.', '_' and '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Identifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_digits_dot_underscore_and_dash_are_accepted() {
+        assert_eq!(
+            Identifier::parse("Tt-0.1_x").map(|i| i.to_string()),
+            Ok("Tt-0.1_x".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_empty_id_is_rejected() {
+        assert!(Identifier::parse("").is_err());
+    }
+
+    #[test]
+    fn an_id_of_64_characters_is_accepted_and_65_rejected() {
+        assert!(Identifier::parse(&"a".repeat(64)).is_ok());
+        assert!(Identifier::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn slashes_spaces_percent_and_non_ascii_are_rejected() {
+        for raw in ["a/b", "a b", "a%20b", "é", "a?b", "a:b"] {
+            assert!(Identifier::parse(raw).is_err(), "{raw} was accepted");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Reading requests: bounded JSON bodies, JSON members one field at a time, and query strings.
+
+use crate::field::{FieldErrors, Invalid};
+use crate::problem::Problem;
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Map, Value};
+
+/// Largest request body any service accepts; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads a write request's body as a JSON object.
+///
+/// Checks, in order: the media type is JSON (415), the declared and the actual length stay
+/// within [`MAX_BODY_BYTES`] (413), and the bytes are a JSON object (400). Nothing is read past
+/// the limit, so an oversized body costs the service at most 64 KiB.
+pub async fn json_object<B>(headers: &HeaderMap, body: B) -> Result<JsonObject, Problem>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    require_json_media_type(headers)?;
+    let bytes = bounded_body(headers, body).await?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|error| Problem::bad_request(format!("the body is not valid JSON: {error}")))?;
+    match value {
+        Value::Object(members) => Ok(JsonObject { members }),
+        _ => Err(Problem::bad_request("the body must be a JSON object")),
+    }
+}
+
+fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let media_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase());
+    match media_type.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) if other.starts_with("application/") && other.ends_with("+json") => Ok(()),
+        _ => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be sent as application/json",
+        )),
+    }
+}
+
+async fn bounded_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(error) => Err(Problem::bad_request(format!(
+            "the body could not be read: {error}"
+        ))),
+    }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// The members of a JSON request object, taken out one by one. Whatever is left at the end
+/// was not expected and is reported, so a misspelt member is not silently dropped.
+#[derive(Debug)]
+pub struct JsonObject {
+    members: Map<String, Value>,
+}
+
+impl JsonObject {
+    /// A string member; `Ok(None)` when absent or `null`.
+    pub fn take_string(&mut self, name: &str) -> Result<Option<String>, Invalid> {
+        match self.members.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(Invalid::new("must be a string")),
+        }
+    }
+
+    /// An integer member; `Ok(None)` when absent or `null`. `4.0` is not an integer.
+    pub fn take_integer(&mut self, name: &str) -> Result<Option<i64>, Invalid> {
+        match self.members.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| Invalid::new("must be an integer")),
+            Some(_) => Err(Invalid::new("must be an integer")),
+        }
+    }
+
+    /// Records every member nobody took as an unknown field.
+    pub fn reject_unknown(self, errors: &mut FieldErrors) {
+        for name in self.members.keys() {
+            errors.reject(name, Invalid::new("is not a known field"));
+        }
+    }
+}
+
+/// Requires a member that [`JsonObject::take_string`] found absent.
+pub fn required<T>(value: Result<Option<T>, Invalid>) -> Result<T, Invalid> {
+    value.and_then(|value| value.ok_or_else(|| Invalid::new("is required")))
+}
+
+/// A decoded query string (`application/x-www-form-urlencoded`).
+#[derive(Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        Self { pairs }
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The first value of `name`, required.
+    pub fn require(&self, name: &str) -> Result<&str, Invalid> {
+        self.get(name).ok_or_else(|| Invalid::new("is required"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use http_body_util::Full;
+
+    fn headers(content_type: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = content_type {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    fn read(
+        content_type: Option<&'static str>,
+        body: &'static [u8],
+    ) -> Result<JsonObject, Problem> {
+        let headers = headers(content_type);
+        futures::executor::block_on(json_object(&headers, Full::new(Bytes::from_static(body))))
+    }
+
+    fn status(result: Result<JsonObject, Problem>) -> Option<StatusCode> {
+        result.err().map(|problem| problem.status())
+    }
+
+    #[test]
+    fn a_json_object_with_charset_is_read() {
+        assert!(read(Some("application/json; charset=utf-8"), br#"{"a":1}"#).is_ok());
+    }
+
+    #[test]
+    fn a_non_json_or_missing_media_type_is_415() {
+        assert_eq!(
+            status(read(Some("text/plain"), b"{}")),
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+        assert_eq!(
+            status(read(None, b"{}")),
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+    }
+
+    #[test]
+    fn a_body_over_64_kib_is_413_even_without_content_length() {
+        static BIG: [u8; MAX_BODY_BYTES + 1] = [b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            status(read(Some("application/json"), &BIG)),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_413_before_reading() {
+        let mut headers = headers(Some("application/json"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(MAX_BODY_BYTES + 1));
+        let result = futures::executor::block_on(json_object(
+            &headers,
+            Full::new(Bytes::from_static(b"{}")),
+        ));
+        assert_eq!(status(result), Some(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+
+    #[test]
+    fn malformed_json_and_non_objects_are_400() {
+        assert_eq!(
+            status(read(Some("application/json"), b"{")),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            status(read(Some("application/json"), b"[1]")),
+            Some(StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn members_of_the_wrong_type_are_rejected_and_leftovers_reported() {
+        let mut object = match read(
+            Some("application/json"),
+            br#"{"s":1,"n":"x","i":4.5,"extra":true}"#,
+        ) {
+            Ok(object) => object,
+            Err(problem) => panic!("{problem:?}"),
+        };
+        assert!(object.take_string("s").is_err());
+        assert!(object.take_integer("n").is_err());
+        assert!(object.take_integer("i").is_err());
+        let mut errors = FieldErrors::new();
+        object.reject_unknown(&mut errors);
+        let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["extra"]);
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        let query = Query::parse(Some("id=a%2Eb&type=movie&id=second"));
+        assert_eq!(query.get("id"), Some("a.b"));
+        assert_eq!(query.get("type"), Some("movie"));
+        assert!(query.require("missing").is_err());
+    }
+}

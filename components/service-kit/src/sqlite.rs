@@ -1,0 +1,178 @@
+//! One SQLite connection per component instance, migrated on first use.
+//!
+//! Spin reuses an instance for many requests, some at once (`SPIN-FACTS.md`, "Instances and
+//! state"), and a connection kept across them doubles read throughput over opening one per
+//! request. The connection is only a cache: when the instance goes, so does it, and the next
+//! instance opens and checks the schema again (one `PRAGMA user_version` read).
+//!
+//! Interleaved requests share the connection, so requests must never spread a transaction over
+//! several statements on it: each write is a single statement (triggers keep derived rows in the
+//! same implicit transaction). Only the migration uses `BEGIN`, while no request can see the
+//! connection yet.
+
+use futures::lock::Mutex;
+use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A versioned schema change. Versions start at 1 and increase by one; the database's
+/// `user_version` records the last one applied.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    /// Executed in order, one statement each (the host runs a single statement per call).
+    pub statements: &'static [&'static str],
+}
+
+/// Why a storage operation failed. The message is for the log, never for the client.
+#[derive(Debug, thiserror::Error)]
+#[error("storage failed: {0}")]
+pub struct StorageFailure(pub String);
+
+impl From<Error> for StorageFailure {
+    fn from(error: Error) -> Self {
+        Self(format!("sqlite: {error:?}"))
+    }
+}
+
+/// The per-instance connection to one database label, opened lazily.
+pub struct SharedConnection {
+    label: &'static str,
+    migrations: &'static [Migration],
+    connection: RefCell<Option<Rc<Connection>>>,
+    /// Serialises the first open so concurrent first requests do not both migrate.
+    opening: Mutex<()>,
+}
+
+impl SharedConnection {
+    pub fn new(label: &'static str, migrations: &'static [Migration]) -> Self {
+        Self {
+            label,
+            migrations,
+            connection: RefCell::new(None),
+            opening: Mutex::new(()),
+        }
+    }
+
+    /// The open, migrated connection.
+    pub async fn get(&self) -> Result<Rc<Connection>, StorageFailure> {
+        if let Some(connection) = self.cached() {
+            return Ok(connection);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(connection) = self.cached() {
+            return Ok(connection);
+        }
+        let connection = Rc::new(Connection::open(self.label).await?);
+        migrate(&connection, self.migrations).await?;
+        self.connection.replace(Some(Rc::clone(&connection)));
+        Ok(connection)
+    }
+
+    /// Drops the cached connection, so the next request opens a fresh one. Called when the
+    /// host reports the handle invalid.
+    pub fn forget(&self) {
+        self.connection.replace(None);
+    }
+
+    fn cached(&self) -> Option<Rc<Connection>> {
+        self.connection.borrow().clone()
+    }
+
+    /// Runs one statement and collects its rows; forgets the connection if the host says it
+    /// is no longer valid.
+    pub async fn query(
+        &self,
+        sql: &str,
+        parameters: impl IntoIterator<Item = Value>,
+    ) -> Result<Vec<RowResult>, StorageFailure> {
+        let connection = self.get().await?;
+        match query(&connection, sql, parameters).await {
+            Err(Error::InvalidConnection) => {
+                self.forget();
+                Err(Error::InvalidConnection.into())
+            }
+            other => other.map_err(StorageFailure::from),
+        }
+    }
+}
+
+/// Runs one statement on `connection` and collects its rows.
+pub async fn query(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl IntoIterator<Item = Value>,
+) -> Result<Vec<RowResult>, Error> {
+    connection.execute(sql, parameters).await?.collect().await
+}
+
+/// Brings the schema up to the last migration, in one transaction. `BEGIN IMMEDIATE` takes the
+/// write lock first, so two instances starting together apply each migration once: the second
+/// re-reads `user_version` inside its transaction and finds nothing left to do.
+async fn migrate(connection: &Connection, migrations: &[Migration]) -> Result<(), StorageFailure> {
+    let latest = migrations.last().map_or(0, |migration| migration.version);
+    if user_version(connection).await? >= latest {
+        return Ok(());
+    }
+    query(connection, "BEGIN IMMEDIATE", []).await?;
+    match apply_pending(connection, migrations).await {
+        Ok(()) => Ok(query(connection, "COMMIT", []).await.map(drop)?),
+        Err(failure) => {
+            if let Err(error) = query(connection, "ROLLBACK", []).await {
+                eprintln!("rolling back a failed migration failed too: {error:?}");
+            }
+            Err(failure)
+        }
+    }
+}
+
+async fn apply_pending(
+    connection: &Connection,
+    migrations: &[Migration],
+) -> Result<(), StorageFailure> {
+    let current = user_version(connection).await?;
+    for migration in migrations.iter().filter(|m| m.version > current) {
+        for statement in migration.statements {
+            query(connection, statement, []).await.map_err(|error| {
+                StorageFailure(format!(
+                    "migration {} ({}): {error:?}",
+                    migration.version, migration.name
+                ))
+            })?;
+        }
+        // PRAGMA takes no parameters; the version is our own integer.
+        let pragma = format!("PRAGMA user_version = {}", migration.version);
+        query(connection, &pragma, []).await?;
+    }
+    Ok(())
+}
+
+async fn user_version(connection: &Connection) -> Result<u32, StorageFailure> {
+    let rows = query(connection, "PRAGMA user_version", []).await?;
+    rows.first()
+        .and_then(|row| row.get::<u32>(0))
+        .ok_or_else(|| StorageFailure("PRAGMA user_version returned no integer".into()))
+}
+
+/// Typed column access that turns a missing or mistyped column into a [`StorageFailure`]
+/// instead of a panic.
+pub fn column<'a, T: TryFrom<&'a Value>>(
+    row: &'a RowResult,
+    index: usize,
+) -> Result<T, StorageFailure> {
+    row.get(index).ok_or_else(|| {
+        StorageFailure(format!(
+            "column {index} is missing or has an unexpected type"
+        ))
+    })
+}
+
+/// Checks that migrations are numbered 1, 2, 3... so a gap or a reordering is caught by a unit
+/// test rather than by a production database.
+pub fn versions_are_consecutive(migrations: &[Migration]) -> bool {
+    migrations
+        .iter()
+        .enumerate()
+        .all(|(index, migration)| migration.version as usize == index + 1)
+}
