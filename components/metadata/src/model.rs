@@ -135,7 +135,7 @@ impl Cursor {
 }
 
 fn decode_hex(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 || raw.len() > 2 * 80 {
+    if !raw.len().is_multiple_of(2) || raw.len() > 2 * 80 {
         return None;
     }
     raw.as_bytes()

@@ -1,1 +1,38 @@
+//! The rating service: users' ratings of records, aggregated per record, in its own SQLite
+//! database (`ratings`).
+//!
+//! Four rooms, as in the book: [`model`] (validated types), [`controller`] (rules, and the
+//! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
+pub mod controller;
+pub mod handler;
+pub mod migrations;
+pub mod model;
+pub mod repository;
+pub mod representation;
+
+/// The component's export, only on wasm: native builds (unit tests) have no Spin host to link.
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use crate::controller::RatingController;
+    use crate::handler;
+    use crate::repository::sqlite::SqliteRatingRepository;
+    use service_kit::HttpResponse;
+    use spin_sdk::http::Request;
+
+    /// One controller over this instance's shared connection per request.
+    #[spin_sdk::http_service]
+    async fn serve(request: Request) -> HttpResponse {
+        let controller = RatingController::new(SqliteRatingRepository::for_instance());
+        handler::handle(&controller, request).await
+    }
+}

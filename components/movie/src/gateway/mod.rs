@@ -1,0 +1,5 @@
+//! The upstream services over outbound HTTP (Spin service chaining by default).
+
+pub mod metadata;
+pub mod rating;
+mod request;

@@ -1,0 +1,145 @@
+//! Business rules of the rating service, independent of HTTP and of SQLite.
+
+use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::sqlite::StorageFailure;
+
+/// Whether a rating was new or replaced the user's earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Created,
+    Replaced,
+}
+
+/// What the controller needs from storage, declared by its consumer.
+// Components are single-threaded, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait RatingRepository {
+    /// Stores the user's rating of the record, replacing theirs if any, and keeps the record's
+    /// aggregate current in the same atomic write.
+    async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure>;
+    /// Removes the user's rating (if any) and updates the aggregate atomically.
+    async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure>;
+    /// The record's aggregate, read in O(1) in the number of ratings.
+    async fn aggregate(
+        &self,
+        record: &RecordKey,
+    ) -> Result<Option<AggregatedRating>, StorageFailure>;
+    async fn ping(&self) -> Result<(), StorageFailure>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RatingError {
+    #[error("record {0} of type {1} has no ratings")]
+    NotRated(String, String),
+    #[error(transparent)]
+    Storage(#[from] StorageFailure),
+}
+
+pub struct RatingController<R> {
+    repository: R,
+}
+
+impl<R: RatingRepository> RatingController<R> {
+    pub fn new(repository: R) -> Self {
+        Self { repository }
+    }
+
+    /// One rating per user and record: a second rating by the same user replaces the first,
+    /// so repeating a PUT never changes the aggregate twice.
+    pub async fn put(&self, rating: &Rating) -> Result<Stored, RatingError> {
+        Ok(self.repository.put(rating).await?)
+    }
+
+    pub async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), RatingError> {
+        Ok(self.repository.delete(record, user).await?)
+    }
+
+    pub async fn aggregate(&self, record: &RecordKey) -> Result<AggregatedRating, RatingError> {
+        self.repository.aggregate(record).await?.ok_or_else(|| {
+            RatingError::NotRated(
+                record.record_id.as_str().to_owned(),
+                record.record_type.as_str().to_owned(),
+            )
+        })
+    }
+
+    pub async fn health(&self) -> Result<(), RatingError> {
+        Ok(self.repository.ping().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RatingValue, RecordId, RecordType};
+    use crate::repository::memory::InMemoryRatingRepository;
+    use futures::executor::block_on;
+
+    fn record(id: &str) -> RecordKey {
+        RecordKey {
+            record_type: RecordType::parse("movie").unwrap(),
+            record_id: RecordId::parse(id).unwrap(),
+        }
+    }
+
+    fn rating(id: &str, user: &str, value: i64) -> Rating {
+        Rating {
+            record: record(id),
+            user: UserId::parse(user).unwrap(),
+            value: RatingValue::parse(value).unwrap(),
+        }
+    }
+
+    fn controller() -> RatingController<InMemoryRatingRepository> {
+        RatingController::new(InMemoryRatingRepository::default())
+    }
+
+    #[test]
+    fn the_aggregate_is_the_mean_of_all_users_ratings() {
+        let c = controller();
+        for (user, value) in [("u1", 5), ("u2", 4), ("u3", 3)] {
+            assert_eq!(
+                block_on(c.put(&rating("m1", user, value))).unwrap(),
+                Stored::Created
+            );
+        }
+        let aggregate = block_on(c.aggregate(&record("m1"))).unwrap();
+        assert_eq!((aggregate.average(), aggregate.count()), (4.0, 3));
+    }
+
+    #[test]
+    fn a_users_second_rating_replaces_the_first() {
+        let c = controller();
+        block_on(c.put(&rating("m1", "u1", 1))).unwrap();
+        block_on(c.put(&rating("m1", "u2", 5))).unwrap();
+        assert_eq!(
+            block_on(c.put(&rating("m1", "u1", 3))).unwrap(),
+            Stored::Replaced
+        );
+        let aggregate = block_on(c.aggregate(&record("m1"))).unwrap();
+        assert_eq!((aggregate.average(), aggregate.count()), (4.0, 2));
+    }
+
+    #[test]
+    fn ratings_of_other_records_do_not_mix() {
+        let c = controller();
+        block_on(c.put(&rating("m1", "u1", 1))).unwrap();
+        block_on(c.put(&rating("m2", "u1", 5))).unwrap();
+        assert_eq!(block_on(c.aggregate(&record("m1"))).unwrap().average(), 1.0);
+    }
+
+    #[test]
+    fn a_record_without_ratings_is_not_rated() {
+        let c = controller();
+        assert!(matches!(
+            block_on(c.aggregate(&record("m1"))),
+            Err(RatingError::NotRated(..))
+        ));
+        block_on(c.put(&rating("m1", "u1", 2))).unwrap();
+        block_on(c.delete(&record("m1"), &UserId::parse("u1").unwrap())).unwrap();
+        assert!(matches!(
+            block_on(c.aggregate(&record("m1"))),
+            Err(RatingError::NotRated(..))
+        ));
+    }
+}

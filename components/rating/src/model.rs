@@ -1,0 +1,179 @@
+//! Ratings as the domain sees them: every value here has passed its `parse`.
+
+use service_kit::{Identifier, Invalid};
+
+/// The kind of thing rated (the book rates `movie`s): 1-32 characters of `[a-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordType(String);
+
+impl RecordType {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(Invalid::new("must be 1 to 32 characters"));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
+        {
+            return Err(Invalid::new(
+                "must contain only lowercase letters, digits, '_' and '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of the rated record (see [`Identifier`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(Identifier);
+
+impl RecordId {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Identifier::parse(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// The id of the user who rates (see [`Identifier`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserId(Identifier);
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Identifier::parse(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// A rating value: an integer from 1 to 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatingValue(u8);
+
+impl RatingValue {
+    pub fn parse(raw: i64) -> Result<Self, Invalid> {
+        match u8::try_from(raw) {
+            Ok(value @ 1..=5) => Ok(Self(value)),
+            _ => Err(Invalid::new("must be an integer from 1 to 5")),
+        }
+    }
+
+    /// Parses the decimal text of a query parameter.
+    pub fn parse_text(raw: &str) -> Result<Self, Invalid> {
+        raw.parse::<i64>()
+            .map_err(|_| Invalid::new("must be an integer from 1 to 5"))
+            .and_then(Self::parse)
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// The record a rating is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey {
+    pub record_type: RecordType,
+    pub record_id: RecordId,
+}
+
+/// One user's rating of one record. A user has at most one per record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    pub record: RecordKey,
+    pub user: UserId,
+    pub value: RatingValue,
+}
+
+/// All ratings of a record folded into their mean. Only exists for records with ratings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AggregatedRating {
+    total: u64,
+    count: u64,
+}
+
+impl AggregatedRating {
+    /// `None` for a count of zero: a record nobody rated has no aggregate.
+    pub fn new(total: u64, count: u64) -> Option<Self> {
+        (count > 0).then_some(Self { total, count })
+    }
+
+    pub fn average(&self) -> f64 {
+        self.total as f64 / self.count as f64
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_types_are_lowercase_letters_digits_underscore_and_dash() {
+        assert!(RecordType::parse("movie").is_ok());
+        assert!(RecordType::parse("tv_show-2").is_ok());
+        for raw in ["", "Movie", "a.b", "a b", "é"] {
+            assert!(RecordType::parse(raw).is_err(), "{raw} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_record_type_of_32_characters_is_accepted_and_33_rejected() {
+        assert!(RecordType::parse(&"m".repeat(32)).is_ok());
+        assert!(RecordType::parse(&"m".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn record_and_user_ids_follow_the_identifier_rule() {
+        assert!(RecordId::parse("tt0111161").is_ok());
+        assert!(UserId::parse("user.1").is_ok());
+        assert!(RecordId::parse("a/b").is_err());
+        assert!(UserId::parse(&"u".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn rating_values_run_from_1_to_5() {
+        for value in 1..=5 {
+            assert_eq!(
+                RatingValue::parse(value).map(RatingValue::get),
+                Ok(value as u8)
+            );
+        }
+        for value in [0, 6, -1, 256 + 3] {
+            assert!(RatingValue::parse(value).is_err(), "{value} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_rating_value_in_a_query_must_be_a_plain_integer() {
+        assert_eq!(RatingValue::parse_text("4").map(RatingValue::get), Ok(4));
+        for raw in ["", "4.0", "four", " 4", "9"] {
+            assert!(
+                RatingValue::parse_text(raw).is_err(),
+                "{raw:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn the_aggregate_is_the_mean_and_absent_without_ratings() {
+        let aggregate = AggregatedRating::new(9, 2).unwrap();
+        assert_eq!(aggregate.average(), 4.5);
+        assert_eq!(aggregate.count(), 2);
+        assert_eq!(AggregatedRating::new(0, 0), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! An in-memory repository for unit tests of the controller and handler.
+
+use crate::controller::{RatingRepository, Stored};
+use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::sqlite::StorageFailure;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+pub struct InMemoryRatingRepository {
+    ratings: RefCell<BTreeMap<(RecordKey, UserId), Rating>>,
+    /// When set, every call fails as an unreachable store would.
+    pub failing: Cell<bool>,
+}
+
+impl InMemoryRatingRepository {
+    fn available(&self) -> Result<(), StorageFailure> {
+        if self.failing.get() {
+            Err(StorageFailure(
+                "the in-memory store was told to fail".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RatingRepository for InMemoryRatingRepository {
+    async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
+        self.available()?;
+        let key = (rating.record.clone(), rating.user.clone());
+        let previous = self.ratings.borrow_mut().insert(key, rating.clone());
+        Ok(if previous.is_some() {
+            Stored::Replaced
+        } else {
+            Stored::Created
+        })
+    }
+
+    async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure> {
+        self.available()?;
+        self.ratings
+            .borrow_mut()
+            .remove(&(record.clone(), user.clone()));
+        Ok(())
+    }
+
+    /// A scan, unlike the SQLite repository: fine for tests, which check the result only.
+    async fn aggregate(
+        &self,
+        record: &RecordKey,
+    ) -> Result<Option<AggregatedRating>, StorageFailure> {
+        self.available()?;
+        let ratings = self.ratings.borrow();
+        let values: Vec<u64> = ratings
+            .values()
+            .filter(|rating| &rating.record == record)
+            .map(|rating| u64::from(rating.value.get()))
+            .collect();
+        Ok(AggregatedRating::new(
+            values.iter().sum(),
+            values.len() as u64,
+        ))
+    }
+
+    async fn ping(&self) -> Result<(), StorageFailure> {
+        self.available()
+    }
+}

@@ -1,0 +1,4 @@
+//! Implementations of [`crate::controller::RatingRepository`].
+
+pub mod memory;
+pub mod sqlite;

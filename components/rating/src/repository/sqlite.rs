@@ -1,0 +1,94 @@
+//! The rating repository on Spin's SQLite (`sqlite_databases = ["ratings"]`).
+
+use crate::controller::{RatingRepository, Stored};
+use crate::migrations::MIGRATIONS;
+use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::sqlite::{SharedConnection, StorageFailure, column};
+use spin_sdk::sqlite::Value;
+use std::rc::Rc;
+
+/// The database label in `spin.toml` and `runtime-config.toml`.
+pub const DATABASE: &str = "ratings";
+
+thread_local! {
+    static CONNECTION: Rc<SharedConnection> = Rc::new(SharedConnection::new(DATABASE, MIGRATIONS));
+}
+
+pub struct SqliteRatingRepository {
+    db: Rc<SharedConnection>,
+}
+
+impl SqliteRatingRepository {
+    /// The repository over this instance's connection.
+    pub fn for_instance() -> Self {
+        Self {
+            db: CONNECTION.with(Rc::clone),
+        }
+    }
+}
+
+/// One statement: the upsert and the triggers it fires commit or fail together.
+const UPSERT: &str =
+    "INSERT INTO ratings (record_type, record_id, user_id, value) VALUES (?, ?, ?, ?)
+    ON CONFLICT (record_type, record_id, user_id)
+    DO UPDATE SET value = excluded.value, revision = revision + 1
+    RETURNING revision";
+const DELETE: &str = "DELETE FROM ratings WHERE record_type = ? AND record_id = ? AND user_id = ?";
+const AGGREGATE: &str =
+    "SELECT total, count FROM rating_totals WHERE record_type = ? AND record_id = ?";
+
+fn key(record: &RecordKey) -> [Value; 2] {
+    [
+        Value::text(record.record_type.as_str()),
+        Value::text(record.record_id.as_str()),
+    ]
+}
+
+impl RatingRepository for SqliteRatingRepository {
+    async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
+        let [record_type, record_id] = key(&rating.record);
+        let parameters = [
+            record_type,
+            record_id,
+            Value::text(rating.user.as_str()),
+            Value::Integer(i64::from(rating.value.get())),
+        ];
+        let rows = self.db.query(UPSERT, parameters).await?;
+        let revision: i64 = rows
+            .first()
+            .map(|row| column(row, 0))
+            .transpose()?
+            .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
+        Ok(if revision == 1 {
+            Stored::Created
+        } else {
+            Stored::Replaced
+        })
+    }
+
+    async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure> {
+        let [record_type, record_id] = key(record);
+        let parameters = [record_type, record_id, Value::text(user.as_str())];
+        self.db.query(DELETE, parameters).await.map(drop)
+    }
+
+    async fn aggregate(
+        &self,
+        record: &RecordKey,
+    ) -> Result<Option<AggregatedRating>, StorageFailure> {
+        let rows = self.db.query(AGGREGATE, key(record)).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let total: u64 = column(row, 0)?;
+        let count: u64 = column(row, 1)?;
+        Ok(AggregatedRating::new(total, count))
+    }
+
+    async fn ping(&self) -> Result<(), StorageFailure> {
+        self.db
+            .query("SELECT 1 FROM rating_totals LIMIT 1", [])
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,46 @@
+//! The JSON wire format of ratings.
+
+use crate::model::{AggregatedRating, Rating, RecordKey};
+use serde::Serialize;
+
+/// A stored rating, as returned by a PUT.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RatingView<'a> {
+    pub record_type: &'a str,
+    pub record_id: &'a str,
+    pub user_id: &'a str,
+    pub value: u8,
+}
+
+impl<'a> From<&'a Rating> for RatingView<'a> {
+    fn from(rating: &'a Rating) -> Self {
+        Self {
+            record_type: rating.record.record_type.as_str(),
+            record_id: rating.record.record_id.as_str(),
+            user_id: rating.user.as_str(),
+            value: rating.value.get(),
+        }
+    }
+}
+
+/// A record's aggregated rating (also what the movie service reads).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregateView<'a> {
+    pub record_type: &'a str,
+    pub record_id: &'a str,
+    pub average: f64,
+    pub count: u64,
+}
+
+impl<'a> AggregateView<'a> {
+    pub fn new(record: &'a RecordKey, aggregate: &AggregatedRating) -> Self {
+        Self {
+            record_type: record.record_type.as_str(),
+            record_id: record.record_id.as_str(),
+            average: aggregate.average(),
+            count: aggregate.count(),
+        }
+    }
+}
