@@ -1,6 +1,8 @@
 //! Loading this repository's app for end-to-end tests.
 #![allow(dead_code)]
 
+pub mod stub;
+
 use spin_test_host::{App, AppOptions, InstanceLimits};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

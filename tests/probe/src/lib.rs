@@ -1,0 +1,105 @@
+//! A probe component for the test host's self-tests. It does what our services must never do
+//! (open any store, call any URL, panic on request) so tests can check that the host answers
+//! exactly as Spin does. Only `tests/fixtures/probe-app/spin.toml` uses it.
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use spin_sdk::http::{EmptyBody, Request};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Requests served by this instance: shows instance reuse from outside.
+        static SERVED: Cell<u64> = const { Cell::new(0) };
+    }
+
+    type Reply = http::Response<Full<Bytes>>;
+
+    fn reply(text: String) -> Reply {
+        let length = text.len();
+        let mut response = http::Response::new(Full::new(Bytes::from(text)));
+        response
+            .headers_mut()
+            .insert("content-length", length.into());
+        response
+    }
+
+    #[spin_sdk::http_service]
+    async fn serve(request: Request) -> Reply {
+        let served = SERVED.with(|s| {
+            s.set(s.get() + 1);
+            s.get()
+        });
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let info = header("spin-path-info");
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let segments: Vec<&str> = info.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["kv", label] => reply(match spin_sdk::key_value::Store::open(label).await {
+                Ok(store) => match store.set("k", b"v").await {
+                    Ok(()) => format!("ok {:?}", store.get("k").await),
+                    Err(e) => format!("{e:?}"),
+                },
+                Err(e) => format!("{e:?}"),
+            }),
+            ["sqlite", label] => reply(match spin_sdk::sqlite::Connection::open(label).await {
+                Ok(db) => match db.execute("SELECT 1", []).await {
+                    Ok(rows) => format!("ok {:?}", rows.collect().await.map(|r| r.len())),
+                    Err(e) => format!("{e:?}"),
+                },
+                Err(e) => format!("{e:?}"),
+            }),
+            ["var", name] => reply(match spin_sdk::variables::get(name).await {
+                Ok(value) => format!("ok {value}"),
+                Err(e) => format!("{e:?}"),
+            }),
+            ["fetch"] => {
+                let outbound = http::Request::get(param("url")).body(EmptyBody::new());
+                let Ok(outbound) = outbound else {
+                    return reply("bad url".into());
+                };
+                reply(match spin_sdk::http::send(outbound).await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+                        let body = body
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
+                        format!("status {status} {body}")
+                    }
+                    Err(e) => format!("{e:?}"),
+                })
+            }
+            ["panic"] => panic!("the probe was asked to panic"),
+            ["count"] => reply(served.to_string()),
+            _ => {
+                let mut fields = serde_json::Map::new();
+                fields.insert("uri".into(), request.uri().to_string().into());
+                for (name, value) in request.headers() {
+                    if name.as_str().starts_with("spin-") {
+                        fields.insert(name.to_string(), value.to_str().unwrap_or_default().into());
+                    }
+                }
+                reply(serde_json::Value::Object(fields).to_string())
+            }
+        }
+    }
+}
