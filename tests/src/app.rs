@@ -46,6 +46,9 @@ pub struct AppOptions {
     pub storage_root: Option<PathBuf>,
     /// Read `SPIN_VARIABLE_*` from the process environment (on unless turned off).
     pub ignore_environment: bool,
+    /// Runs another Wasm file in place of a component, keeping the manifest's grants for it:
+    /// lets a test probe exactly what a component is allowed to do.
+    pub replace_sources: HashMap<String, PathBuf>,
 }
 
 /// A running app.
@@ -115,8 +118,11 @@ impl App {
                     .with_context(|| format!("component {id}"))?,
                 variables: ComponentVariables::new(id, &manifest, &variables)?,
             };
-            let component = compile(&engine, &app_dir.join(&decl.source))
-                .with_context(|| format!("component {id}"))?;
+            let source = match options.replace_sources.get(id) {
+                Some(replacement) => replacement.clone(),
+                None => app_dir.join(&decl.source),
+            };
+            let component = compile(&engine, &source).with_context(|| format!("component {id}"))?;
             let pre = ServicePre::new(linker.instantiate_pre(&component)?)?;
             configs.push((config, pre));
         }

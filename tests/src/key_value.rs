@@ -170,10 +170,8 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
             .run(move |c| {
                 let mut statement =
                     c.prepare("SELECT key FROM spin_key_value WHERE store = ? ORDER BY key")?;
-                let keys = statement
-                    .query_map([&label], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>();
-                keys
+                let rows = statement.query_map([&label], |row| row.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await;
         accessor.with(|mut access| {

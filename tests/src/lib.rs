@@ -1,6 +1,7 @@
 //! A Spin-faithful test host: loads `spin.toml` and `runtime-config.toml`, runs the built
 //! components under wasmtime with Spin's routing, service chaining, outbound rules, stores,
 //! variables and instance reuse, and serves them in-process or over HTTP.
+#![cfg(not(target_arch = "wasm32"))]
 
 pub mod allowed_hosts;
 pub mod app;

@@ -10,7 +10,6 @@
 //! same implicit transaction). Only the migration uses `BEGIN`, while no request can see the
 //! connection yet.
 
-use futures::lock::Mutex;
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -41,8 +40,6 @@ pub struct SharedConnection {
     label: &'static str,
     migrations: &'static [Migration],
     connection: RefCell<Option<Rc<Connection>>>,
-    /// Serialises the first open so concurrent first requests do not both migrate.
-    opening: Mutex<()>,
 }
 
 impl SharedConnection {
@@ -51,21 +48,25 @@ impl SharedConnection {
             label,
             migrations,
             connection: RefCell::new(None),
-            opening: Mutex::new(()),
         }
     }
 
     /// The open, migrated connection.
+    ///
+    /// Requests that arrive together on a cold instance each open a connection; the first to
+    /// finish is kept and the others are dropped after their request. They must not wait for
+    /// one another instead: a guest task that sleeps on another Rust task (an async mutex)
+    /// traps the instance under wit-bindgen's default features. Concurrent migrations are
+    /// safe, see [`migrate`].
     pub async fn get(&self) -> Result<Rc<Connection>, StorageFailure> {
-        if let Some(connection) = self.cached() {
-            return Ok(connection);
-        }
-        let _opening = self.opening.lock().await;
         if let Some(connection) = self.cached() {
             return Ok(connection);
         }
         let connection = Rc::new(Connection::open(self.label).await?);
         migrate(&connection, self.migrations).await?;
+        if let Some(winner) = self.cached() {
+            return Ok(winner);
+        }
         self.connection.replace(Some(Rc::clone(&connection)));
         Ok(connection)
     }

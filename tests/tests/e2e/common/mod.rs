@@ -1,6 +1,7 @@
 //! Loading this repository's app for end-to-end tests.
 #![allow(dead_code)]
 
+pub mod probe;
 pub mod stub;
 
 use spin_test_host::{App, AppOptions, InstanceLimits};

@@ -1,6 +1,6 @@
 //! Self-tests of the test host against `SPIN-FACTS.md`, with the probe component.
 
-mod common;
+use super::common;
 
 use common::stub::{self, Canned};
 use http::{Method, StatusCode};
@@ -30,6 +30,7 @@ fn load(variables: &[(&str, &str)], limits: InstanceLimits) -> anyhow::Result<Pr
         limits,
         storage_root: Some(root.path().to_owned()),
         ignore_environment: true,
+        ..AppOptions::default()
     };
     let app = App::load(
         &manifest,
@@ -194,6 +195,9 @@ async fn a_panic_is_a_500_with_an_empty_body_and_the_next_request_gets_a_new_ins
     );
 }
 
+/// Two requests wait on a slow upstream; a third panics on the same instance. Whether the
+/// pool puts all three on one instance depends on timing (as in Spin), so the scenario is
+/// repeated until it does; the assertion is about what happens then.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_kills_the_requests_in_flight_on_the_same_instance() {
     let slow = stub::start(Canned {
@@ -201,40 +205,45 @@ async fn a_panic_kills_the_requests_in_flight_on_the_same_instance() {
         ..Canned::json(200, serde_json::json!(1))
     })
     .await;
-    let p = probe(&slow.url());
-    let started = Instant::now();
-    let path = format!("/probe/fetch?url={}/slow", slow.url());
-    let hits_reach = |n: usize| {
-        let slow = &slow;
-        async move {
-            while slow.hits() < n {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+    for _attempt in 0..5 {
+        let p = probe(&slow.url());
+        assert_eq!(text(&p.app, "/probe/count").await, "1", "warm instance");
+        let before = slow.hits();
+        let hits_reach = |n: usize| {
+            let slow = &slow;
+            async move {
+                while slow.hits() < before + n {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             }
+        };
+        let started = Instant::now();
+        let path = format!("/probe/fetch?url={}/slow", slow.url());
+        // Requests arrive one after another, as from real clients, so the instance waiting on
+        // I/O can take the next one (Spin's concurrent reuse).
+        let second = async {
+            hits_reach(1).await;
+            get(&p.app, &path).await
+        };
+        let panic = async {
+            hits_reach(2).await;
+            get(&p.app, "/probe/panic").await
+        };
+        let (first, second, panicked) =
+            futures::future::join3(get(&p.app, &path), second, panic).await;
+        if p.app.stats("probe").map(|s| s.instantiated()) != Some(1) {
+            continue;
         }
-    };
-    // Requests arrive one after another, as from real clients, so the instance that is waiting
-    // on I/O takes the next one (Spin's concurrent reuse).
-    let second = async {
-        hits_reach(1).await;
-        get(&p.app, &path).await
-    };
-    let panic = async {
-        hits_reach(2).await;
-        get(&p.app, "/probe/panic").await
-    };
-    let (first, second, panicked) = futures::future::join3(get(&p.app, &path), second, panic).await;
-    assert_eq!(
-        p.app.stats("probe").map(|s| s.instantiated()),
-        Some(1),
-        "all three shared one instance"
-    );
-    assert_eq!(panicked.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(first.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(second.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "the waiting requests died with the instance"
-    );
+        assert_eq!(panicked.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(first.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(second.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the waiting requests died with the instance"
+        );
+        return;
+    }
+    panic!("the three requests never shared an instance");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,4 +1,4 @@
-mod common;
+use super::common;
 
 use http::{Method, StatusCode};
 use serde_json::json;

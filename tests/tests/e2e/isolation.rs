@@ -1,0 +1,95 @@
+//! What each component of the real manifest may touch: the probe runs in a component's place
+//! with that component's grants, and tries everything.
+
+use super::common;
+
+use http::Method;
+use spin_test_host::AppOptions;
+
+async fn probe_as(component: &str, prefix: &str, attempts: &[(&str, &str)]) {
+    let app = common::movie_system_with(AppOptions {
+        replace_sources: [(component.to_owned(), common::probe::wasm())].into(),
+        ..AppOptions::default()
+    });
+    for (path, expected) in attempts {
+        let response = app
+            .request(Method::GET, &format!("{prefix}{path}"), None)
+            .await
+            .expect("request");
+        let text = String::from_utf8_lossy(&response.body);
+        assert!(text.starts_with(expected), "{component} {path}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_opens_only_its_own_database_and_makes_no_outbound_requests() {
+    probe_as(
+        "metadata",
+        "/metadata",
+        &[
+            ("/sqlite/metadata", "ok"),
+            ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/sqlite/default", "Error::AccessDenied"),
+            ("/kv/cache", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://rating.spin.internal/ratings/movie/m1",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            (
+                "/fetch?url=http://127.0.0.1:9/",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            ("/var/rating_url", "Error::Undefined"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rating_opens_only_its_own_database_and_makes_no_outbound_requests() {
+    probe_as(
+        "rating",
+        "/ratings",
+        &[
+            ("/sqlite/ratings", "ok"),
+            ("/sqlite/metadata", "Error::AccessDenied"),
+            ("/kv/cache", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://metadata.spin.internal/metadata/m1",
+                "ErrorCode::HttpRequestDenied",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn movie_reaches_only_its_cache_and_its_two_upstreams() {
+    probe_as(
+        "movie",
+        "/movies",
+        &[
+            ("/kv/cache", "ok"),
+            ("/sqlite/metadata", "Error::AccessDenied"),
+            ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/var/metadata_url", "ok http://metadata.spin.internal"),
+            (
+                "/fetch?url=http://metadata.spin.internal/metadata/m1",
+                "status 404",
+            ),
+            (
+                "/fetch?url=http://rating.spin.internal/ratings/movie/m1",
+                "status 404",
+            ),
+            (
+                "/fetch?url=http://movie.spin.internal/movies/m1",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            (
+                "/fetch?url=http://127.0.0.1:9/",
+                "ErrorCode::HttpRequestDenied",
+            ),
+        ],
+    )
+    .await;
+}

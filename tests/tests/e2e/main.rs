@@ -1,0 +1,13 @@
+//! End-to-end tests: the built components under the Spin-faithful host in `tests/src`.
+//! One test binary (linking wasmtime once) with a module per concern.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+mod api_contract;
+mod book_scenario;
+mod concurrency;
+mod host;
+mod isolation;
+mod persistence;
+mod smoke;
