@@ -13,8 +13,10 @@ pub struct RuntimeConfig {
     pub sqlite_database: BTreeMap<String, StoreDecl>,
 }
 
-/// A store of type `spin` (the local SQLite-backed kind); `path` is relative to the runtime
-/// config file's directory, and an absent path keeps the data for the app's lifetime only.
+/// A store of type `spin` (the local SQLite-backed kind). A relative `path` is taken from the
+/// runtime config file's directory (Spin does so for key-value stores; for SQLite it uses the
+/// directory `spin up` runs in, which is the same for this app's documented command). Without a
+/// path the data lives as long as the app.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreDecl {
