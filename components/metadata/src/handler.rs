@@ -12,19 +12,17 @@ use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView, metadata_from_body};
 use http::header::{ETAG, HeaderValue, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
-use service_kit::request::{Query, json_object};
+use service_kit::request::{Query, RequestBody, json_object};
 use service_kit::{FieldErrors, HttpResponse, Problem, health, respond};
 
 pub async fn handle<R, B>(controller: &MetadataController<R>, request: Request<B>) -> HttpResponse
 where
     R: MetadataRepository,
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: RequestBody,
 {
-    match route(controller, request).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
+    route(controller, request)
+        .await
+        .unwrap_or_else(Problem::into_response)
 }
 
 async fn route<R, B>(
@@ -33,8 +31,7 @@ async fn route<R, B>(
 ) -> Result<HttpResponse, Problem>
 where
     R: MetadataRepository,
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: RequestBody,
 {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

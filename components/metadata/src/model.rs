@@ -1,21 +1,12 @@
 //! Movie metadata as the domain sees it: every value here has passed its `parse`.
 
+use service_kit::Invalid;
 use service_kit::field::bounded_text;
-use service_kit::{Identifier, Invalid};
 
-/// The id of a movie (see [`Identifier`] for the rule).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MovieId(Identifier);
-
-impl MovieId {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        Identifier::parse(raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
+service_kit::identifier_type!(
+    /// The id of a movie.
+    MovieId
+);
 
 /// 1-256 characters, not only whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,10 +24,9 @@ where
     R: RatingGateway,
     C: CacheStore,
 {
-    match route(controller, request).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
+    route(controller, request)
+        .await
+        .unwrap_or_else(Problem::into_response)
 }
 
 async fn route<M, R, C, B>(

@@ -1,21 +1,11 @@
 //! The composed movie view and the upstream values it is made of.
 
 use serde::{Deserialize, Serialize};
-use service_kit::{Identifier, Invalid};
 
-/// The id of a movie (see [`Identifier`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MovieId(Identifier);
-
-impl MovieId {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        Identifier::parse(raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
+service_kit::identifier_type!(
+    /// The id of a movie.
+    MovieId
+);
 
 /// A movie's metadata as the metadata service returns it. The metadata service owns and
 /// validates these fields; this service passes them through unchanged, so it only checks the

@@ -11,19 +11,17 @@ use crate::controller::{RatingController, RatingError, RatingRepository, Stored}
 use crate::model::{Rating, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{Method, Request, StatusCode};
-use service_kit::request::{Query, json_object, required};
+use service_kit::request::{Query, RequestBody, json_object, required};
 use service_kit::{FieldErrors, HttpResponse, Problem, health, respond};
 
 pub async fn handle<R, B>(controller: &RatingController<R>, request: Request<B>) -> HttpResponse
 where
     R: RatingRepository,
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: RequestBody,
 {
-    match route(controller, request).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
+    route(controller, request)
+        .await
+        .unwrap_or_else(Problem::into_response)
 }
 
 async fn route<R, B>(
@@ -32,8 +30,7 @@ async fn route<R, B>(
 ) -> Result<HttpResponse, Problem>
 where
     R: RatingRepository,
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: RequestBody,
 {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

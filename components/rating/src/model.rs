@@ -1,6 +1,6 @@
 //! Ratings as the domain sees them: every value here has passed its `parse`.
 
-use service_kit::{Identifier, Invalid};
+use service_kit::Invalid;
 
 /// The kind of thing rated (the book rates `movie`s): 1-32 characters of `[a-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,33 +29,15 @@ impl RecordType {
     }
 }
 
-/// The id of the rated record (see [`Identifier`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RecordId(Identifier);
+service_kit::identifier_type!(
+    /// The id of the rated record.
+    RecordId
+);
 
-impl RecordId {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        Identifier::parse(raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-/// The id of the user who rates (see [`Identifier`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UserId(Identifier);
-
-impl UserId {
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        Identifier::parse(raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
+service_kit::identifier_type!(
+    /// The id of the user who rates.
+    UserId
+);
 
 /// A rating value: an integer from 1 to 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

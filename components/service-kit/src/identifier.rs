@@ -42,6 +42,28 @@ impl fmt::Display for Identifier {
     }
 }
 
+/// Declares a domain id type that follows the [`Identifier`] rule, with `parse` and `as_str`:
+/// each service names its ids (`MovieId`, `UserId`, ...) so they cannot be mixed up, without
+/// restating the rule.
+#[macro_export]
+macro_rules! identifier_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name($crate::Identifier);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, $crate::Invalid> {
+                $crate::Identifier::parse(raw).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,16 +11,28 @@ use serde_json::{Map, Value};
 /// Largest request body any service accepts; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// A request body the services can read: Spin's incoming body, or a `Full` in native tests.
+pub trait RequestBody:
+    http_body::Body<Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+{
+}
+
+impl<B> RequestBody for B
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+}
+
 /// Reads a write request's body as a JSON object.
 ///
 /// Checks, in order: the media type is JSON (415), the declared and the actual length stay
 /// within [`MAX_BODY_BYTES`] (413), and the bytes are a JSON object (400). Nothing is read past
 /// the limit, so an oversized body costs the service at most 64 KiB.
-pub async fn json_object<B>(headers: &HeaderMap, body: B) -> Result<JsonObject, Problem>
-where
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+pub async fn json_object<B: RequestBody>(
+    headers: &HeaderMap,
+    body: B,
+) -> Result<JsonObject, Problem> {
     require_json_media_type(headers)?;
     let bytes = bounded_body(headers, body).await?;
     let value: Value = serde_json::from_slice(&bytes)
@@ -47,11 +59,7 @@ fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-async fn bounded_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem>
-where
-    B: http_body::Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+async fn bounded_body<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

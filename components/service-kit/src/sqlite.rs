@@ -35,6 +35,42 @@ impl From<Error> for StorageFailure {
     }
 }
 
+thread_local! {
+    static INSTANCE_CONNECTIONS: RefCell<Vec<Rc<SharedConnection>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This instance's connection to the database `label`, created on first use. Instances are
+/// single-threaded, so a thread-local is an instance-local.
+pub fn for_instance(label: &'static str, migrations: &'static [Migration]) -> Rc<SharedConnection> {
+    INSTANCE_CONNECTIONS.with(|connections| {
+        let mut connections = connections.borrow_mut();
+        if let Some(existing) = connections.iter().find(|c| c.label == label) {
+            return Rc::clone(existing);
+        }
+        let created = Rc::new(SharedConnection::new(label, migrations));
+        connections.push(Rc::clone(&created));
+        created
+    })
+}
+
+/// Makes an in-memory repository fail like an unreachable store, to test error paths.
+#[derive(Debug, Default)]
+pub struct FailureSwitch(std::cell::Cell<bool>);
+
+impl FailureSwitch {
+    pub fn set(&self, failing: bool) {
+        self.0.set(failing);
+    }
+
+    pub fn check(&self) -> Result<(), StorageFailure> {
+        if self.0.get() {
+            Err(StorageFailure("the store was told to fail".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The per-instance connection to one database label, opened lazily.
 pub struct SharedConnection {
     label: &'static str,

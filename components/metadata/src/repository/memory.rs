@@ -2,37 +2,25 @@
 
 use crate::controller::{MetadataRepository, Stored};
 use crate::model::{Metadata, MovieId};
-use service_kit::sqlite::StorageFailure;
-use std::cell::{Cell, RefCell};
+use service_kit::sqlite::{FailureSwitch, StorageFailure};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 #[derive(Default)]
 pub struct InMemoryMetadataRepository {
     movies: RefCell<BTreeMap<MovieId, Metadata>>,
     /// When set, every call fails as an unreachable store would.
-    pub failing: Cell<bool>,
-}
-
-impl InMemoryMetadataRepository {
-    fn available(&self) -> Result<(), StorageFailure> {
-        if self.failing.get() {
-            Err(StorageFailure(
-                "the in-memory store was told to fail".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
+    pub failing: FailureSwitch,
 }
 
 impl MetadataRepository for InMemoryMetadataRepository {
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         Ok(self.movies.borrow().get(id).cloned())
     }
 
     async fn put(&self, metadata: &Metadata) -> Result<Stored, StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         let previous = self
             .movies
             .borrow_mut()
@@ -45,7 +33,7 @@ impl MetadataRepository for InMemoryMetadataRepository {
     }
 
     async fn delete(&self, id: &MovieId) -> Result<(), StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         self.movies.borrow_mut().remove(id);
         Ok(())
     }
@@ -55,7 +43,7 @@ impl MetadataRepository for InMemoryMetadataRepository {
         after: Option<&MovieId>,
         limit: usize,
     ) -> Result<Vec<Metadata>, StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         let movies = self.movies.borrow();
         Ok(movies
             .values()
@@ -66,6 +54,6 @@ impl MetadataRepository for InMemoryMetadataRepository {
     }
 
     async fn ping(&self) -> Result<(), StorageFailure> {
-        self.available()
+        self.failing.check()
     }
 }

@@ -3,16 +3,12 @@
 use crate::controller::{MetadataRepository, Stored};
 use crate::migrations::MIGRATIONS;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
-use service_kit::sqlite::{SharedConnection, StorageFailure, column};
+use service_kit::sqlite::{self, SharedConnection, StorageFailure, column};
 use spin_sdk::sqlite::{RowResult, Value};
 use std::rc::Rc;
 
 /// The database label in `spin.toml` and `runtime-config.toml`.
 pub const DATABASE: &str = "metadata";
-
-thread_local! {
-    static CONNECTION: Rc<SharedConnection> = Rc::new(SharedConnection::new(DATABASE, MIGRATIONS));
-}
 
 pub struct SqliteMetadataRepository {
     db: Rc<SharedConnection>,
@@ -22,7 +18,7 @@ impl SqliteMetadataRepository {
     /// The repository over this instance's connection.
     pub fn for_instance() -> Self {
         Self {
-            db: CONNECTION.with(Rc::clone),
+            db: sqlite::for_instance(DATABASE, MIGRATIONS),
         }
     }
 }

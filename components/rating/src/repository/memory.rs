@@ -2,32 +2,20 @@
 
 use crate::controller::{RatingRepository, Stored};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::sqlite::StorageFailure;
-use std::cell::{Cell, RefCell};
+use service_kit::sqlite::{FailureSwitch, StorageFailure};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 #[derive(Default)]
 pub struct InMemoryRatingRepository {
     ratings: RefCell<BTreeMap<(RecordKey, UserId), Rating>>,
     /// When set, every call fails as an unreachable store would.
-    pub failing: Cell<bool>,
-}
-
-impl InMemoryRatingRepository {
-    fn available(&self) -> Result<(), StorageFailure> {
-        if self.failing.get() {
-            Err(StorageFailure(
-                "the in-memory store was told to fail".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
+    pub failing: FailureSwitch,
 }
 
 impl RatingRepository for InMemoryRatingRepository {
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         let key = (rating.record.clone(), rating.user.clone());
         let previous = self.ratings.borrow_mut().insert(key, rating.clone());
         Ok(if previous.is_some() {
@@ -38,7 +26,7 @@ impl RatingRepository for InMemoryRatingRepository {
     }
 
     async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         self.ratings
             .borrow_mut()
             .remove(&(record.clone(), user.clone()));
@@ -50,7 +38,7 @@ impl RatingRepository for InMemoryRatingRepository {
         &self,
         record: &RecordKey,
     ) -> Result<Option<AggregatedRating>, StorageFailure> {
-        self.available()?;
+        self.failing.check()?;
         let ratings = self.ratings.borrow();
         let values: Vec<u64> = ratings
             .values()
@@ -64,6 +52,6 @@ impl RatingRepository for InMemoryRatingRepository {
     }
 
     async fn ping(&self) -> Result<(), StorageFailure> {
-        self.available()
+        self.failing.check()
     }
 }

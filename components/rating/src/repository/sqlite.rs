@@ -3,16 +3,12 @@
 use crate::controller::{RatingRepository, Stored};
 use crate::migrations::MIGRATIONS;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::sqlite::{SharedConnection, StorageFailure, column};
+use service_kit::sqlite::{self, SharedConnection, StorageFailure, column};
 use spin_sdk::sqlite::Value;
 use std::rc::Rc;
 
 /// The database label in `spin.toml` and `runtime-config.toml`.
 pub const DATABASE: &str = "ratings";
-
-thread_local! {
-    static CONNECTION: Rc<SharedConnection> = Rc::new(SharedConnection::new(DATABASE, MIGRATIONS));
-}
 
 pub struct SqliteRatingRepository {
     db: Rc<SharedConnection>,
@@ -22,7 +18,7 @@ impl SqliteRatingRepository {
     /// The repository over this instance's connection.
     pub fn for_instance() -> Self {
         Self {
-            db: CONNECTION.with(Rc::clone),
+            db: sqlite::for_instance(DATABASE, MIGRATIONS),
         }
     }
 }
