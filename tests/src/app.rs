@@ -2,7 +2,7 @@
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::SpinImports;
-use crate::component::{ComponentConfig, ComponentRuntime, InstanceLimits, InstanceStats};
+use crate::component::{ComponentConfig, ComponentRuntime, ComponentStats, InstanceLimits};
 use crate::key_value::KeyValueBackend;
 use crate::logs::ComponentLog;
 use crate::manifest::Manifest;
@@ -68,7 +68,7 @@ pub struct AppShared {
 struct LoadedComponent {
     handler: ProxyHandler<ComponentRuntime>,
     log: ComponentLog,
-    stats: Arc<InstanceStats>,
+    stats: Arc<ComponentStats>,
 }
 
 impl App {
@@ -132,7 +132,7 @@ impl App {
                 .into_iter()
                 .map(|(config, pre)| {
                     let log = ComponentLog::default();
-                    let stats = Arc::new(InstanceStats::default());
+                    let stats = Arc::new(ComponentStats::default());
                     let id = config.id.clone();
                     let runtime = ComponentRuntime {
                         config: Arc::new(config),
@@ -191,7 +191,7 @@ impl App {
             .join("\n")
     }
 
-    pub fn stats(&self, component: &str) -> Option<Arc<InstanceStats>> {
+    pub fn stats(&self, component: &str) -> Option<Arc<ComponentStats>> {
         self.shared
             .components
             .get(component)

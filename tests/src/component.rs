@@ -66,20 +66,44 @@ impl Default for InstanceLimits {
     }
 }
 
-/// Counters a test can read to see how instances were used.
+/// Counters a test can read to see what a component cost: instances, and host calls made.
 #[derive(Debug, Default)]
-pub struct InstanceStats {
+pub struct ComponentStats {
     pub instantiated: AtomicUsize,
     pub trapped: AtomicUsize,
+    pub sqlite_opens: AtomicUsize,
+    pub sqlite_statements: AtomicUsize,
+    pub key_value_opens: AtomicUsize,
+    pub outbound_requests: AtomicUsize,
 }
 
-impl InstanceStats {
+impl ComponentStats {
     pub fn instantiated(&self) -> usize {
         self.instantiated.load(Ordering::SeqCst)
     }
 
     pub fn trapped(&self) -> usize {
         self.trapped.load(Ordering::SeqCst)
+    }
+
+    pub fn sqlite_opens(&self) -> usize {
+        self.sqlite_opens.load(Ordering::SeqCst)
+    }
+
+    pub fn sqlite_statements(&self) -> usize {
+        self.sqlite_statements.load(Ordering::SeqCst)
+    }
+
+    pub fn key_value_opens(&self) -> usize {
+        self.key_value_opens.load(Ordering::SeqCst)
+    }
+
+    pub fn outbound_requests(&self) -> usize {
+        self.outbound_requests.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count(counter: &AtomicUsize) {
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -90,7 +114,7 @@ pub struct ComponentRuntime {
     pub pre: ProxyPre<HostState>,
     pub limits: InstanceLimits,
     pub log: ComponentLog,
-    pub stats: Arc<InstanceStats>,
+    pub stats: Arc<ComponentStats>,
     pub chain: Chain,
 }
 
@@ -110,9 +134,14 @@ impl HandlerState for ComponentRuntime {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks::new(Arc::clone(&self.config), self.chain.clone()),
+            hooks: OutboundHooks::new(
+                Arc::clone(&self.config),
+                self.chain.clone(),
+                Arc::clone(&self.stats),
+            ),
             spin: SpinState {
                 component: Arc::clone(&self.config),
+                stats: Arc::clone(&self.stats),
             },
         };
         let mut store = Store::new(&self.engine, state);
@@ -136,7 +165,7 @@ impl HandlerState for ComponentRuntime {
 pub struct ReuseLimits {
     limits: InstanceLimits,
     log: ComponentLog,
-    stats: Arc<InstanceStats>,
+    stats: Arc<ComponentStats>,
 }
 
 impl WorkerState for ReuseLimits {

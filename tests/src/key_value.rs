@@ -1,6 +1,7 @@
 //! `spin:key-value/key-value@3.0.0` on SQLite files, like Spin's `spin` store type.
 
 use crate::bindings::key_value::{self, Error};
+use crate::component::ComponentStats;
 use crate::state::{SpinHost, SpinView};
 use anyhow::Context;
 use rusqlite::OptionalExtension;
@@ -83,6 +84,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
             let Some(backend) = view.state.key_value_store(&label) else {
                 return Ok(Err(Error::AccessDenied));
             };
+            ComponentStats::count(&view.state.stats.key_value_opens);
             let handle = view.table.push(StoreHandle { label, backend })?;
             Ok(Ok(handle))
         })

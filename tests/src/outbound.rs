@@ -3,7 +3,7 @@
 //! over real HTTP.
 
 use crate::app::AppShared;
-use crate::component::ComponentConfig;
+use crate::component::{ComponentConfig, ComponentStats};
 use crate::routing::RouteMatch;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -24,11 +24,16 @@ const CHAINING_SUFFIX: &str = ".spin.internal";
 pub struct OutboundHooks {
     component: Arc<ComponentConfig>,
     chain: Chain,
+    stats: Arc<ComponentStats>,
 }
 
 impl OutboundHooks {
-    pub fn new(component: Arc<ComponentConfig>, chain: Chain) -> Self {
-        Self { component, chain }
+    pub fn new(component: Arc<ComponentConfig>, chain: Chain, stats: Arc<ComponentStats>) -> Self {
+        Self {
+            component,
+            chain,
+            stats,
+        }
     }
 }
 
@@ -47,6 +52,7 @@ impl WasiHttpHooks for OutboundHooks {
         options: Option<RequestOptions>,
         _: IoFuture,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
+        ComponentStats::count(&self.stats.outbound_requests);
         if !self.component.allowed_hosts.allows(request.uri()) {
             return Box::new(async { Err(ErrorCode::HttpRequestDenied.into()) });
         }

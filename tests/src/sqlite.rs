@@ -2,6 +2,7 @@
 //! `open` is a new SQLite connection to the database's file.
 
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::component::ComponentStats;
 use crate::state::{SpinHost, SpinView};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -90,12 +91,19 @@ impl SpinView<'_> {
     /// The database file for `label`, or access-denied: Spin gives that both for a label not
     /// granted and for one that does not exist (`SPIN-FACTS.md`).
     fn database(&self, label: &str) -> Result<PathBuf, Error> {
-        self.state
-            .component
-            .sqlite_databases
-            .get(label)
-            .cloned()
-            .ok_or(Error::AccessDenied)
+        let path = self.state.component.sqlite_databases.get(label).cloned();
+        let path = path.ok_or(Error::AccessDenied)?;
+        ComponentStats::count(&self.state.stats.sqlite_opens);
+        Ok(path)
+    }
+
+    /// The connection behind `handle`, for running one statement (counted).
+    fn statement_connection(
+        &self,
+        handle: &Resource<ConnectionHandle>,
+    ) -> wasmtime::Result<Arc<Mutex<rusqlite::Connection>>> {
+        ComponentStats::count(&self.state.stats.sqlite_statements);
+        self.connection(handle)
     }
 
     fn connection(
@@ -125,7 +133,7 @@ impl sqlite::HostConnection for SpinView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let connection = self.connection(&handle)?;
+        let connection = self.statement_connection(&handle)?;
         let connection = connection
             .lock()
             .map_err(|_| wasmtime::format_err!("connection lock poisoned"))?;
@@ -188,7 +196,7 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
             Error,
         >,
     > {
-        let connection = accessor.with(|mut access| access.get().connection(&handle))?;
+        let connection = accessor.with(|mut access| access.get().statement_connection(&handle))?;
         let result =
             on_blocking_thread(connection, move |c| execute(c, &statement, parameters)).await;
         let QueryResult { columns, rows } = match result {

@@ -1,6 +1,6 @@
 //! The per-store context: WASI, wasi:http, and the Spin state of one component instance.
 
-use crate::component::ComponentConfig;
+use crate::component::{ComponentConfig, ComponentStats};
 use crate::key_value::KeyValueBackend;
 use crate::outbound::OutboundHooks;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub struct HostState {
 /// variables) and the app's stores.
 pub struct SpinState {
     pub component: Arc<ComponentConfig>,
+    pub stats: Arc<ComponentStats>,
 }
 
 impl SpinState {

@@ -7,6 +7,7 @@ mod common;
 mod api_contract;
 mod book_scenario;
 mod concurrency;
+mod cost;
 mod host;
 mod isolation;
 mod persistence;
