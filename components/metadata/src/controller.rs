@@ -1,14 +1,8 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
+pub use service_kit::Stored;
 use service_kit::sqlite::StorageFailure;
-
-/// Whether a write created the movie or replaced an existing one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    Created,
-    Replaced,
-}
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
 /// swapped (SQLite under Spin, memory in unit tests) without the rules noticing.

@@ -6,7 +6,7 @@
 //! - `GET /metadata?limit=&cursor=` (listing) and `GET /metadata?id=` (the book's route)
 //! - `GET /health/metadata`
 
-use crate::controller::{MetadataController, MetadataError, MetadataRepository, Stored};
+use crate::controller::{MetadataController, MetadataError, MetadataRepository};
 use crate::etag::{ETag, matches_any};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView, metadata_from_body};
@@ -51,11 +51,7 @@ where
             let object = json_object(&parts.headers, body).await?;
             let metadata = metadata_from_body(id, object)?;
             let stored = controller.put(&metadata).await.map_err(problem)?;
-            let status = match stored {
-                Stored::Created => StatusCode::CREATED,
-                Stored::Replaced => StatusCode::OK,
-            };
-            representation(status, &metadata)
+            representation(stored.status(), &metadata)
         }
         (["metadata", id], &Method::DELETE) => {
             controller.delete(&parse_id(id)?).await.map_err(problem)?;

@@ -1,14 +1,8 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+pub use service_kit::Stored;
 use service_kit::sqlite::StorageFailure;
-
-/// Whether a rating was new or replaced the user's earlier one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    Created,
-    Replaced,
-}
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.

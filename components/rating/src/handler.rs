@@ -7,7 +7,7 @@
 //! - `GET|PUT /rating?id=&type=[&userId=&value=]`: the book's routes
 //! - `GET /health/rating`
 
-use crate::controller::{RatingController, RatingError, RatingRepository, Stored};
+use crate::controller::{RatingController, RatingError, RatingRepository};
 use crate::model::{Rating, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{Method, Request, StatusCode};
@@ -37,13 +37,7 @@ where
     match (segments.as_slice(), request.method()) {
         (["ratings", record_type, record_id, "users", user], &Method::PUT) => {
             let mut errors = FieldErrors::new();
-            let record = record_key(
-                &mut errors,
-                "recordType",
-                record_type,
-                "recordId",
-                record_id,
-            );
+            let record = path_record_key(&mut errors, record_type, record_id);
             let user = errors.check("userId", UserId::parse(user));
             let (parts, body) = request.into_parts();
             let mut object = json_object(&parts.headers, body).await?;
@@ -57,13 +51,7 @@ where
         }
         (["ratings", record_type, record_id, "users", user], &Method::DELETE) => {
             let mut errors = FieldErrors::new();
-            let record = record_key(
-                &mut errors,
-                "recordType",
-                record_type,
-                "recordId",
-                record_id,
-            );
+            let record = path_record_key(&mut errors, record_type, record_id);
             let user = errors.check("userId", UserId::parse(user));
             let (Some(record), Some(user)) = (record, user) else {
                 return Err(Problem::invalid_fields(errors.into_vec()));
@@ -74,14 +62,8 @@ where
         (["ratings", _, _, "users", _], _) => Err(Problem::method_not_allowed("PUT, DELETE")),
         (["ratings", record_type, record_id], &Method::GET) => {
             let mut errors = FieldErrors::new();
-            let record = record_key(
-                &mut errors,
-                "recordType",
-                record_type,
-                "recordId",
-                record_id,
-            )
-            .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
+            let record = path_record_key(&mut errors, record_type, record_id)
+                .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
             let aggregate = controller.aggregate(&record).await.map_err(problem)?;
             Ok(respond::json(
                 StatusCode::OK,
@@ -123,11 +105,8 @@ async fn put<R: RatingRepository>(
     controller: &RatingController<R>,
     rating: &Rating,
 ) -> Result<HttpResponse, Problem> {
-    let status = match controller.put(rating).await.map_err(problem)? {
-        Stored::Created => StatusCode::CREATED,
-        Stored::Replaced => StatusCode::OK,
-    };
-    Ok(respond::json(status, &RatingView::from(rating)))
+    let stored = controller.put(rating).await.map_err(problem)?;
+    Ok(respond::json(stored.status(), &RatingView::from(rating)))
 }
 
 fn record_key(
@@ -143,6 +122,15 @@ fn record_key(
         record_type: record_type?,
         record_id: record_id?,
     })
+}
+
+/// The record named by the path segments `{recordType}/{recordId}`.
+fn path_record_key(
+    errors: &mut FieldErrors,
+    record_type: &str,
+    record_id: &str,
+) -> Option<RecordKey> {
+    record_key(errors, "recordType", record_type, "recordId", record_id)
 }
 
 /// The book names the record `id` and its type `type` in the query.

@@ -22,6 +22,7 @@ pub mod problem;
 pub mod request;
 pub mod respond;
 pub mod sqlite;
+pub mod stored;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -29,3 +30,4 @@ pub use field::{FieldErrors, Invalid};
 pub use identifier::Identifier;
 pub use problem::Problem;
 pub use respond::HttpResponse;
+pub use stored::Stored;

@@ -117,6 +117,26 @@ impl SharedConnection {
         self.connection.borrow().clone()
     }
 
+    /// Runs an upsert whose statement ends in `RETURNING revision`, where `revision` starts at
+    /// 1 on insert and grows on each update: 1 means the row was created.
+    pub async fn upsert(
+        &self,
+        sql: &str,
+        parameters: impl IntoIterator<Item = Value>,
+    ) -> Result<crate::Stored, StorageFailure> {
+        let rows = self.query(sql, parameters).await?;
+        let revision: i64 = rows
+            .first()
+            .map(|row| column(row, 0))
+            .transpose()?
+            .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
+        Ok(if revision == 1 {
+            crate::Stored::Created
+        } else {
+            crate::Stored::Replaced
+        })
+    }
+
     /// Runs one statement and collects its rows; forgets the connection if the host says it
     /// is no longer valid.
     pub async fn query(

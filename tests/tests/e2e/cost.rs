@@ -12,6 +12,29 @@ fn stats(app: &App, component: &str) -> Arc<ComponentStats> {
     app.stats(component).expect("component exists")
 }
 
+/// Host calls so far: metadata statements and opens, rating statements and opens, movie
+/// outbound requests and key-value opens.
+fn host_calls(app: &App) -> [usize; 6] {
+    let (metadata, rating, movie) = (
+        stats(app, "metadata"),
+        stats(app, "rating"),
+        stats(app, "movie"),
+    );
+    [
+        metadata.sqlite_statements(),
+        metadata.sqlite_opens(),
+        rating.sqlite_statements(),
+        rating.sqlite_opens(),
+        movie.outbound_requests(),
+        movie.key_value_opens(),
+    ]
+}
+
+async fn get_movie(app: &App) {
+    let response = app.request(Method::GET, "/movies/m1", None).await.unwrap();
+    assert_eq!(response.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn warm_reads_cost_one_statement_and_movies_two_upstream_calls() {
     let app = common::movie_system();
@@ -26,53 +49,21 @@ async fn warm_reads_cost_one_statement_and_movies_two_upstream_calls() {
     .await
     .unwrap();
     // Warm: the first movie request may open connections and check the schema.
-    assert_eq!(
-        app.request(Method::GET, "/movies/m1", None)
-            .await
-            .unwrap()
-            .status,
-        StatusCode::OK
-    );
+    get_movie(&app).await;
 
-    let (metadata, rating, movie) = (
-        stats(&app, "metadata"),
-        stats(&app, "rating"),
-        stats(&app, "movie"),
-    );
-    let before = [
-        metadata.sqlite_statements(),
-        metadata.sqlite_opens(),
-        rating.sqlite_statements(),
-        rating.sqlite_opens(),
-        movie.outbound_requests(),
-        movie.key_value_opens(),
-    ];
+    let before = host_calls(&app);
     let reads = 10;
     for _ in 0..reads {
-        assert_eq!(
-            app.request(Method::GET, "/movies/m1", None)
-                .await
-                .unwrap()
-                .status,
-            StatusCode::OK
-        );
+        get_movie(&app).await;
     }
-    let after = [
-        metadata.sqlite_statements(),
-        metadata.sqlite_opens(),
-        rating.sqlite_statements(),
-        rating.sqlite_opens(),
-        movie.outbound_requests(),
-        movie.key_value_opens(),
-    ];
-    let spent: Vec<usize> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let spent: Vec<usize> = host_calls(&app)
+        .iter()
+        .zip(before)
+        .map(|(after, before)| after - before)
+        .collect();
+    assert_eq!(spent, [reads, 0, reads, 0, 2 * reads, 0]);
     assert_eq!(
-        spent,
-        [reads, 0, reads, 0, 2 * reads, 0],
-        "statements, opens, statements, opens, outbound, kv opens"
-    );
-    assert_eq!(
-        metadata.instantiated(),
+        stats(&app, "metadata").instantiated(),
         1,
         "reads reused one metadata instance"
     );

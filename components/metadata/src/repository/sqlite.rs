@@ -55,9 +55,8 @@ impl MetadataRepository for SqliteMetadataRepository {
     }
 
     async fn put(&self, metadata: &Metadata) -> Result<Stored, StorageFailure> {
-        let rows = self
-            .db
-            .query(
+        self.db
+            .upsert(
                 "INSERT INTO metadata (id, title, description, director) VALUES (?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET
                     title = excluded.title,
@@ -72,17 +71,7 @@ impl MetadataRepository for SqliteMetadataRepository {
                     Value::text(metadata.director.as_str()),
                 ],
             )
-            .await?;
-        let revision: i64 = rows
-            .first()
-            .map(|row| column(row, 0))
-            .transpose()?
-            .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
-        Ok(if revision == 1 {
-            Stored::Created
-        } else {
-            Stored::Replaced
-        })
+            .await
     }
 
     async fn delete(&self, id: &MovieId) -> Result<(), StorageFailure> {

@@ -49,17 +49,7 @@ impl RatingRepository for SqliteRatingRepository {
             Value::text(rating.user.as_str()),
             Value::Integer(i64::from(rating.value.get())),
         ];
-        let rows = self.db.query(UPSERT, parameters).await?;
-        let revision: i64 = rows
-            .first()
-            .map(|row| column(row, 0))
-            .transpose()?
-            .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
-        Ok(if revision == 1 {
-            Stored::Created
-        } else {
-            Stored::Replaced
-        })
+        self.db.upsert(UPSERT, parameters).await
     }
 
     async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure> {
