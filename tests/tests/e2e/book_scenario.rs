@@ -4,7 +4,7 @@
 use super::common;
 
 use serde_json::{Value, json};
-use spin_test_host::{AppOptions, InstanceLimits};
+use spin_test_host::{AppOptions, InstanceLimits, Server};
 
 struct Client {
     http: reqwest::Client,
@@ -32,7 +32,9 @@ impl Client {
     }
 }
 
-async fn scenario(limits: InstanceLimits) {
+/// The app served over HTTP with the given reuse, and a client for it. The app and the server
+/// must outlive the client's requests.
+async fn serve(limits: InstanceLimits) -> (common::MovieSystem, Server, Client) {
     let app = common::movie_system_with(AppOptions {
         limits,
         ..AppOptions::default()
@@ -42,6 +44,11 @@ async fn scenario(limits: InstanceLimits) {
         http: reqwest::Client::new(),
         base: server.url(),
     };
+    (app, server, client)
+}
+
+async fn scenario(limits: InstanceLimits) {
+    let (_app, _server, client) = serve(limits).await;
     let godfather = json!({
         "id": "tt0068646",
         "title": "The Godfather",
@@ -109,15 +116,7 @@ async fn scenario(limits: InstanceLimits) {
 }
 
 async fn book_routes(limits: InstanceLimits) {
-    let app = common::movie_system_with(AppOptions {
-        limits,
-        ..AppOptions::default()
-    });
-    let server = app.serve().await.expect("serve");
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: server.url(),
-    };
+    let (_app, _server, client) = serve(limits).await;
     let metadata =
         json!({"id": "m1", "title": "Heat", "description": "", "director": "Michael Mann"});
     assert_eq!(
