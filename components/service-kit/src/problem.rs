@@ -76,14 +76,6 @@ impl Problem {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    pub fn errors(&self) -> &[FieldError] {
-        &self.errors
-    }
-
-    pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
-    }
-
     pub fn into_response(self) -> HttpResponse {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = respond::bytes(self.status(), PROBLEM_JSON, body);

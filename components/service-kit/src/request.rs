@@ -151,10 +151,6 @@ impl Query {
     pub fn require(&self, name: &str) -> Result<&str, Invalid> {
         self.get(name).ok_or_else(|| Invalid::new("is required"))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use super::common;
 use common::stub::{self, Canned};
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
+use service_kit::testing::rejected_fields;
 use spin_test_host::{App, AppOptions, TestResponse};
 
 async fn call(app: &App, method: Method, path: &str, body: Option<Value>) -> TestResponse {
@@ -28,16 +29,9 @@ fn assert_problem(response: &TestResponse, status: StatusCode) {
     );
 }
 
+/// The fields a 400 problem names.
 fn fields(response: &TestResponse) -> Vec<String> {
-    response.json()["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    rejected_fields(&response.json())
 }
 
 async fn seed(app: &App) {
