@@ -1,8 +1,7 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
-pub use service_kit::Stored;
-use service_kit::sqlite::StorageFailure;
+use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
 /// swapped (SQLite under Spin, memory in unit tests) without the rules noticing.
@@ -27,9 +26,18 @@ pub trait MetadataRepository {
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
     #[error("no metadata for movie {0}")]
-    NotFound(String),
+    NotFound(MovieId),
     #[error(transparent)]
     Storage(#[from] StorageFailure),
+}
+
+impl Classify for MetadataError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            MetadataError::NotFound(_) => ErrorClass::NotFound,
+            MetadataError::Storage(failure) => failure.class(),
+        }
+    }
 }
 
 /// One page of the listing and, when more may follow, where the next one starts.
@@ -52,7 +60,7 @@ impl<R: MetadataRepository> MetadataController<R> {
         self.repository
             .get(id)
             .await?
-            .ok_or_else(|| MetadataError::NotFound(id.as_str().to_owned()))
+            .ok_or_else(|| MetadataError::NotFound(id.clone()))
     }
 
     pub async fn put(&self, metadata: &Metadata) -> Result<Stored, MetadataError> {
@@ -124,7 +132,7 @@ mod tests {
     #[test]
     fn getting_an_absent_movie_is_not_found() {
         let result = block_on(controller().get(&MovieId::parse("nope").unwrap()));
-        assert!(matches!(result, Err(MetadataError::NotFound(id)) if id == "nope"));
+        assert!(matches!(result, Err(MetadataError::NotFound(id)) if id.as_str() == "nope"));
     }
 
     #[test]

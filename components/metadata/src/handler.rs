@@ -1,121 +1,106 @@
-//! HTTP for the metadata service: routes requests to the controller and maps its outcomes to
-//! status codes. Nothing here knows about SQLite.
-//!
-//! Routes (see `spin.toml`):
-//! - `GET|PUT|DELETE /metadata/{id}`
-//! - `GET /metadata?limit=&cursor=` (listing) and `GET /metadata?id=` (the book's route)
-//! - `GET /health/metadata`
+//! HTTP for the metadata service: its route table and one function per route. Routing, 404,
+//! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
+//! knows about SQLite.
 
-use crate::controller::{MetadataController, MetadataError, MetadataRepository};
+use crate::controller::{MetadataController, MetadataRepository};
 use crate::etag::{ETag, matches_any};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
-use crate::representation::{MetadataView, PageView, metadata_from_body};
-use http::header::{ETAG, HeaderValue, IF_NONE_MATCH};
+use crate::representation::{MetadataView, PageView};
+use http::header::{ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
-use service_kit::request::{Query, RequestBody, json_object};
-use service_kit::{FieldErrors, HttpResponse, Problem, health, respond};
+use service_kit::FieldErrors;
+use service_kit::edge::respond::{self, write_status};
+use service_kit::edge::{
+    Answer, Check, Fields, HttpResponse, HttpService, Problem, Query, RequestBody, Route, Routed,
+    json_object,
+};
 
-pub async fn handle<R, B>(controller: &MetadataController<R>, request: Request<B>) -> HttpResponse
-where
-    R: MetadataRepository,
-    B: RequestBody,
-{
-    route(controller, request)
-        .await
-        .unwrap_or_else(Problem::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataRoute {
+    /// `GET /metadata?id=` (the book's route) or, without `id`, `GET /metadata?limit=&cursor=`.
+    FindOrList,
+    Get,
+    Put,
+    Delete,
 }
 
-async fn route<R, B>(
-    controller: &MetadataController<R>,
-    request: Request<B>,
-) -> Result<HttpResponse, Problem>
-where
-    R: MetadataRepository,
-    B: RequestBody,
-{
-    let path = request.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (segments.as_slice(), request.method()) {
-        (["metadata"], &Method::GET) => {
-            let query = Query::parse(request.uri().query());
-            match query.get("id") {
-                Some(id) => get(controller, &parse_id(id)?, &request).await,
-                None => list(controller, &query).await,
-            }
+impl<R: MetadataRepository> HttpService for MetadataController<R> {
+    const NAME: &'static str = "metadata";
+    type Route = MetadataRoute;
+
+    const ROUTES: &'static [Route<MetadataRoute>] = &[
+        (Method::GET, "/metadata", MetadataRoute::FindOrList),
+        (Method::GET, "/metadata/{id}", MetadataRoute::Get),
+        (Method::PUT, "/metadata/{id}", MetadataRoute::Put),
+        (Method::DELETE, "/metadata/{id}", MetadataRoute::Delete),
+    ];
+
+    async fn health_checks(&self) -> Vec<Check> {
+        vec![Check::new("sqlite", self.health().await)]
+    }
+
+    async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {
+        let Routed { params, request } = routed;
+        match route {
+            MetadataRoute::FindOrList => find_or_list(self, &Query::of(&request), &request).await,
+            MetadataRoute::Get => get(self, params.one("id", MovieId::parse)?, &request).await,
+            MetadataRoute::Put => put(self, params.one("id", MovieId::parse)?, request).await,
+            MetadataRoute::Delete => delete(self, params.one("id", MovieId::parse)?).await,
         }
-        (["metadata"], _) => Err(Problem::method_not_allowed("GET")),
-        (["metadata", id], &Method::GET) => get(controller, &parse_id(id)?, &request).await,
-        (["metadata", id], &Method::PUT) => {
-            let id = parse_id(id)?;
-            let (parts, body) = request.into_parts();
-            let object = json_object(&parts.headers, body).await?;
-            let metadata = metadata_from_body(id, object)?;
-            let stored = controller.put(&metadata).await.map_err(problem)?;
-            representation(stored.status(), &metadata)
-        }
-        (["metadata", id], &Method::DELETE) => {
-            controller.delete(&parse_id(id)?).await.map_err(problem)?;
-            Ok(respond::empty(StatusCode::NO_CONTENT))
-        }
-        (["metadata", _], _) => Err(Problem::method_not_allowed("GET, PUT, DELETE")),
-        (["health", "metadata"], &Method::GET) => {
-            let outcome = controller.health().await;
-            Ok(health::report("metadata", &[("sqlite", outcome)]))
-        }
-        (["health", "metadata"], _) => Err(Problem::method_not_allowed("GET")),
-        _ => Err(Problem::not_found(format!("no resource at {path}"))),
     }
 }
 
-async fn get<R: MetadataRepository, B>(
-    controller: &MetadataController<R>,
-    id: &MovieId,
-    request: &Request<B>,
-) -> Result<HttpResponse, Problem> {
-    let metadata = controller.get(id).await.map_err(problem)?;
-    let response = representation(StatusCode::OK, &metadata)?;
-    let current = response.headers().get(ETAG);
-    let if_none_match = request.headers().get(IF_NONE_MATCH);
-    match (current, if_none_match) {
-        (Some(current), Some(wanted)) if matches_any(current, wanted) => {
-            let mut not_modified = respond::empty(StatusCode::NOT_MODIFIED);
-            not_modified.headers_mut().insert(ETAG, current.clone());
-            Ok(not_modified)
-        }
-        _ => Ok(response),
-    }
-}
-
-async fn list<R: MetadataRepository>(
+async fn find_or_list<R: MetadataRepository, B>(
     controller: &MetadataController<R>,
     query: &Query,
-) -> Result<HttpResponse, Problem> {
+    request: &Request<B>,
+) -> Answer {
+    if query.get("id").is_some() {
+        return get(controller, query.one("id", MovieId::parse)?, request).await;
+    }
     let mut errors = FieldErrors::new();
     let limit = errors.check(
         "limit",
         query.get("limit").map(PageLimit::parse).transpose(),
     );
     let cursor = errors.check("cursor", query.get("cursor").map(Cursor::parse).transpose());
-    let (Some(limit), Some(cursor)) = (limit, cursor) else {
-        return Err(Problem::invalid_fields(errors.into_vec()));
-    };
+    let (limit, cursor) = errors.conclude(limit.zip(cursor))?;
     let page = controller
         .list(cursor.as_ref(), limit.unwrap_or_default())
-        .await
-        .map_err(problem)?;
+        .await?;
     Ok(respond::json(StatusCode::OK, &PageView::from(&page)))
 }
 
-fn parse_id(raw: &str) -> Result<MovieId, Problem> {
-    let mut errors = FieldErrors::new();
-    errors
-        .check("id", MovieId::parse(raw))
-        .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))
+/// The movie's metadata, or 304 when the client's `If-None-Match` names its current tag.
+async fn get<R: MetadataRepository, B>(
+    controller: &MetadataController<R>,
+    id: MovieId,
+    request: &Request<B>,
+) -> Answer {
+    let metadata = controller.get(&id).await?;
+    let response = representation(StatusCode::OK, &metadata)?;
+    Ok(unless_unchanged(response, request.headers()))
+}
+
+async fn put<R: MetadataRepository, B: RequestBody>(
+    controller: &MetadataController<R>,
+    id: MovieId,
+    request: Request<B>,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let metadata = Metadata::from_json(id, json_object(&parts.headers, body).await?)?;
+    let stored = controller.put(&metadata).await?;
+    representation(write_status(stored), &metadata)
+}
+
+async fn delete<R: MetadataRepository>(controller: &MetadataController<R>, id: MovieId) -> Answer {
+    controller.delete(&id).await?;
+    Ok(respond::empty(StatusCode::NO_CONTENT))
 }
 
 /// The stored metadata with its ETag. The tag is derived from the representation's bytes, so
 /// equal bodies share a tag and a change to any field changes it.
-fn representation(status: StatusCode, metadata: &Metadata) -> Result<HttpResponse, Problem> {
+fn representation(status: StatusCode, metadata: &Metadata) -> Answer {
     let body = serde_json::to_vec(&MetadataView::from(metadata)).map_err(|error| {
         eprintln!("serialising metadata failed: {error}");
         Problem::internal()
@@ -127,119 +112,148 @@ fn representation(status: StatusCode, metadata: &Metadata) -> Result<HttpRespons
     Ok(response)
 }
 
-/// Controller errors become problems here and only here.
-fn problem(error: MetadataError) -> Problem {
-    match error {
-        MetadataError::NotFound(_) => Problem::not_found(error.to_string()),
-        MetadataError::Storage(failure) => {
-            eprintln!("metadata storage: {failure}");
-            Problem::internal()
+/// 304 with the tag instead of `response` when `If-None-Match` matches its tag.
+fn unless_unchanged(response: HttpResponse, request: &HeaderMap) -> HttpResponse {
+    match (response.headers().get(ETAG), request.get(IF_NONE_MATCH)) {
+        (Some(current), Some(wanted)) if matches_any(current, wanted) => {
+            let mut not_modified = respond::empty(StatusCode::NOT_MODIFIED);
+            not_modified.headers_mut().insert(ETAG, current.clone());
+            not_modified
         }
+        _ => response,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repository::memory::InMemoryMetadataRepository;
+    use crate::repository::memory::InMemoryMetadataRepository as Memory;
     use serde_json::{Value, json};
-    use service_kit::testing::{block_on, read, rejected_fields, request};
+    use service_kit::edge::serve;
+    use service_kit::testing::{
+        assert_problem, block_on, call, health, rejected_fields, request, respond,
+    };
 
-    fn controller() -> MetadataController<InMemoryMetadataRepository> {
-        MetadataController::new(InMemoryMetadataRepository::default())
-    }
+    type Controller = MetadataController<Memory>;
 
-    fn call(
-        controller: &MetadataController<InMemoryMetadataRepository>,
-        method: Method,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        read(block_on(handle(controller, request(method, uri, body))))
+    fn controller() -> Controller {
+        MetadataController::new(Memory::default())
     }
 
     fn godfather() -> Value {
         json!({"title": "The Godfather", "description": "Family business", "director": "Coppola"})
     }
 
-    #[test]
-    fn put_creates_with_201_then_replaces_with_200_and_get_returns_it() {
+    /// A controller that already holds `m1`.
+    fn with_movie() -> Controller {
         let c = controller();
-        let (status, body) = call(&c, Method::PUT, "/metadata/m1", Some(godfather()));
-        assert_eq!(status, StatusCode::CREATED);
-        assert_eq!(body["id"], "m1");
+        let (status, _) = call(&c, Method::PUT, "/metadata/m1", Some(godfather()));
+        assert_eq!(status, StatusCode::CREATED, "seeding PUT /metadata/m1");
+        c
+    }
+
+    fn status_of_get(c: &Controller, uri: &str) -> StatusCode {
+        call(c, Method::GET, uri, None).0
+    }
+
+    #[test]
+    fn a_first_put_is_201_with_the_stored_metadata() {
+        let (status, body) = call(
+            &controller(),
+            Method::PUT,
+            "/metadata/m1",
+            Some(godfather()),
+        );
+        assert_eq!(status, StatusCode::CREATED, "PUT /metadata/m1: {body}");
+        assert_eq!(body["id"], "m1", "PUT /metadata/m1 answers the stored id");
+    }
+
+    #[test]
+    fn a_second_put_is_200() {
         let (status, _) = call(
+            &with_movie(),
+            Method::PUT,
+            "/metadata/m1",
+            Some(godfather()),
+        );
+        assert_eq!(status, StatusCode::OK, "second PUT /metadata/m1");
+    }
+
+    #[test]
+    fn get_returns_the_last_put_with_omitted_fields_empty() {
+        let c = with_movie();
+        call(
             &c,
             Method::PUT,
             "/metadata/m1",
             Some(json!({"title": "New"})),
         );
-        assert_eq!(status, StatusCode::OK);
-        let (status, body) = call(&c, Method::GET, "/metadata/m1", None);
-        assert_eq!(status, StatusCode::OK);
+        let (_, body) = call(&c, Method::GET, "/metadata/m1", None);
         assert_eq!(
             body,
-            json!({"id": "m1", "title": "New", "description": "", "director": ""})
+            json!({"id": "m1", "title": "New", "description": "", "director": ""}),
+            "GET /metadata/m1 after replacing it"
         );
     }
 
     #[test]
     fn the_book_query_route_answers_like_the_path_route() {
-        let c = controller();
-        call(&c, Method::PUT, "/metadata/m1", Some(godfather()));
+        let c = with_movie();
         assert_eq!(
             call(&c, Method::GET, "/metadata?id=m1", None),
-            call(&c, Method::GET, "/metadata/m1", None)
+            call(&c, Method::GET, "/metadata/m1", None),
+            "GET /metadata?id=m1 against GET /metadata/m1"
         );
-        assert_eq!(
-            call(&c, Method::GET, "/metadata?id=zz", None).0,
-            StatusCode::NOT_FOUND
-        );
+    }
+
+    #[test]
+    fn the_book_query_route_is_404_for_an_absent_movie() {
+        let status = status_of_get(&with_movie(), "/metadata?id=zz");
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET /metadata?id=zz");
     }
 
     #[test]
     fn an_absent_movie_is_404_with_a_problem_body() {
-        let (status, body) = call(&controller(), Method::GET, "/metadata/nope", None);
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body["status"], 404);
-        assert_eq!(body["type"], "about:blank");
+        let answer = call(&controller(), Method::GET, "/metadata/nope", None);
+        assert_problem(&answer, StatusCode::NOT_FOUND, "GET /metadata/nope");
     }
 
     #[test]
-    fn every_invalid_field_is_named_and_nothing_is_stored() {
-        let c = controller();
+    fn a_put_with_invalid_fields_is_400_naming_each_one() {
         let body = json!({"id": "other", "title": " ", "director": "d".repeat(257), "rating": 5});
-        let (status, problem) = call(&c, Method::PUT, "/metadata/m1", Some(body));
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, problem) = call(&controller(), Method::PUT, "/metadata/m1", Some(body));
         assert_eq!(
-            rejected_fields(&problem),
-            ["id", "title", "director", "rating"]
+            status,
+            StatusCode::BAD_REQUEST,
+            "PUT /metadata/m1: {problem}"
         );
         assert_eq!(
-            call(&c, Method::GET, "/metadata/m1", None).0,
-            StatusCode::NOT_FOUND
+            rejected_fields(&problem),
+            ["id", "title", "director", "rating"],
+            "PUT /metadata/m1: {problem}"
+        );
+    }
+
+    #[test]
+    fn a_rejected_put_stores_nothing() {
+        let c = controller();
+        call(&c, Method::PUT, "/metadata/m1", Some(json!({"title": " "})));
+        let status = status_of_get(&c, "/metadata/m1");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "GET /metadata/m1 after a 400"
         );
     }
 
     #[test]
     fn an_invalid_path_id_is_400_naming_id() {
         let (status, problem) = call(&controller(), Method::GET, "/metadata/a%20b", None);
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&problem), ["id"]);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "GET /metadata/a%20b");
+        assert_eq!(rejected_fields(&problem), ["id"], "GET /metadata/a%20b");
     }
 
-    #[test]
-    fn unsupported_methods_are_405_with_allow() {
-        let c = controller();
-        let response = block_on(handle(&c, request(Method::POST, "/metadata/m1", None)));
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(response.headers()["allow"], "GET, PUT, DELETE");
-        let response = block_on(handle(&c, request(Method::DELETE, "/metadata", None)));
-        assert_eq!(response.headers()["allow"], "GET");
-    }
-
-    #[test]
-    fn a_write_without_a_json_media_type_is_415() {
+    fn put_as_text(c: &Controller) -> StatusCode {
         let request = Request::builder()
             .method(Method::PUT)
             .uri("/metadata/m1")
@@ -248,58 +262,108 @@ mod tests {
                 godfather().to_string(),
             )))
             .unwrap();
-        let c = controller();
+        block_on(serve(c, request)).status()
+    }
+
+    #[test]
+    fn a_write_without_a_json_media_type_is_415() {
+        let status = put_as_text(&controller());
         assert_eq!(
-            read(block_on(handle(&c, request))).0,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        );
-        assert_eq!(
-            call(&c, Method::GET, "/metadata/m1", None).0,
-            StatusCode::NOT_FOUND
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "PUT /metadata/m1 as text/plain"
         );
     }
 
     #[test]
-    fn delete_is_204_whether_or_not_the_movie_existed() {
+    fn a_write_without_a_json_media_type_stores_nothing() {
         let c = controller();
-        call(&c, Method::PUT, "/metadata/m1", Some(godfather()));
+        put_as_text(&c);
+        let status = status_of_get(&c, "/metadata/m1");
         assert_eq!(
-            call(&c, Method::DELETE, "/metadata/m1", None).0,
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            call(&c, Method::DELETE, "/metadata/m1", None).0,
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            call(&c, Method::GET, "/metadata/m1", None).0,
-            StatusCode::NOT_FOUND
+            status,
+            StatusCode::NOT_FOUND,
+            "GET /metadata/m1 after a 415"
         );
     }
 
     #[test]
-    fn a_matching_if_none_match_is_304_and_a_changed_movie_is_200() {
-        let c = controller();
-        call(&c, Method::PUT, "/metadata/m1", Some(godfather()));
-        let response = block_on(handle(&c, request(Method::GET, "/metadata/m1", None)));
-        let etag = response.headers()[ETAG].clone();
-        let conditional = |etag: &HeaderValue| {
-            let mut request = request(Method::GET, "/metadata/m1", None);
-            request.headers_mut().insert(IF_NONE_MATCH, etag.clone());
-            block_on(handle(&c, request)).status()
-        };
-        assert_eq!(conditional(&etag), StatusCode::NOT_MODIFIED);
+    fn delete_is_204_and_removes_the_movie() {
+        let c = with_movie();
+        let (status, _) = call(&c, Method::DELETE, "/metadata/m1", None);
+        assert_eq!(status, StatusCode::NO_CONTENT, "DELETE /metadata/m1");
+        let status = status_of_get(&c, "/metadata/m1");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "GET /metadata/m1 after DELETE"
+        );
+    }
+
+    #[test]
+    fn deleting_an_absent_movie_is_204_too() {
+        let (status, _) = call(&controller(), Method::DELETE, "/metadata/m1", None);
+        assert_eq!(
+            status,
+            StatusCode::NO_CONTENT,
+            "DELETE /metadata/m1 of nothing"
+        );
+    }
+
+    fn conditional_get(c: &Controller, etag: &HeaderValue) -> StatusCode {
+        let mut request = request(Method::GET, "/metadata/m1", None);
+        request.headers_mut().insert(IF_NONE_MATCH, etag.clone());
+        block_on(serve(c, request)).status()
+    }
+
+    fn current_etag(c: &Controller) -> HeaderValue {
+        respond(c, Method::GET, "/metadata/m1", None).headers()[ETAG].clone()
+    }
+
+    #[test]
+    fn a_get_whose_if_none_match_names_the_current_tag_is_304() {
+        let c = with_movie();
+        let etag = current_etag(&c);
+        let status = conditional_get(&c, &etag);
+        assert_eq!(
+            status,
+            StatusCode::NOT_MODIFIED,
+            "GET /metadata/m1 with If-None-Match {etag:?}"
+        );
+    }
+
+    #[test]
+    fn a_get_whose_if_none_match_names_a_replaced_tag_is_200() {
+        let c = with_movie();
+        let etag = current_etag(&c);
         call(
             &c,
             Method::PUT,
             "/metadata/m1",
             Some(json!({"title": "Changed"})),
         );
-        assert_eq!(conditional(&etag), StatusCode::OK);
+        let status = conditional_get(&c, &etag);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "GET /metadata/m1 with an old If-None-Match"
+        );
+    }
+
+    fn listed_ids(page: &Value) -> Vec<String> {
+        page["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|m| m["id"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     #[test]
-    fn the_listing_pages_with_a_cursor_and_rejects_bad_parameters() {
+    fn the_listing_continues_from_its_cursor_until_none_is_left() {
         let c = controller();
         for id in ["b", "a", "c"] {
             call(
@@ -309,53 +373,63 @@ mod tests {
                 Some(godfather()),
             );
         }
-        let (status, first) = call(&c, Method::GET, "/metadata?limit=2", None);
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+        let (_, first) = call(&c, Method::GET, "/metadata?limit=2", None);
         let cursor = first["nextCursor"].as_str().unwrap();
-        let (_, second) = call(
-            &c,
-            Method::GET,
-            &format!("/metadata?limit=2&cursor={cursor}"),
-            None,
+        let uri = format!("/metadata?limit=2&cursor={cursor}");
+        let (_, second) = call(&c, Method::GET, &uri, None);
+        assert_eq!(
+            (
+                listed_ids(&first),
+                listed_ids(&second),
+                second["nextCursor"].clone()
+            ),
+            (
+                vec!["a".into(), "b".into()],
+                vec!["c".to_owned()],
+                Value::Null
+            ),
+            "GET /metadata?limit=2 then {uri}"
         );
-        assert_eq!(second["items"][0]["id"], "c");
-        assert_eq!(second["nextCursor"], Value::Null);
-        let (status, problem) = call(&c, Method::GET, "/metadata?limit=0&cursor=zz", None);
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&problem), ["limit", "cursor"]);
+    }
+
+    #[test]
+    fn a_listing_with_bad_parameters_is_400_naming_both() {
+        let uri = "/metadata?limit=0&cursor=zz";
+        let (status, problem) = call(&controller(), Method::GET, uri, None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "GET {uri}");
+        assert_eq!(rejected_fields(&problem), ["limit", "cursor"], "GET {uri}");
     }
 
     #[test]
     fn a_storage_failure_is_a_500_that_hides_the_cause() {
-        let repository = InMemoryMetadataRepository::default();
-        repository.failing.set(true);
-        let c = MetadataController::new(repository);
-        let (status, body) = call(&c, Method::GET, "/metadata/m1", None);
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!body.to_string().contains("in-memory"), "{body}");
+        let (status, body) = call(
+            &MetadataController::new(Memory::failing()),
+            Method::GET,
+            "/metadata/m1",
+            None,
+        );
+        assert_eq!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "GET /metadata/m1"
+        );
+        assert!(
+            !body.to_string().contains("told to fail"),
+            "GET /metadata/m1: {body}"
+        );
     }
 
     #[test]
-    fn health_is_200_when_the_store_answers_and_503_when_not() {
-        let c = controller();
-        assert_eq!(
-            call(&c, Method::GET, "/health/metadata", None).0,
-            StatusCode::OK
-        );
-        let repository = InMemoryMetadataRepository::default();
-        repository.failing.set(true);
-        let c = MetadataController::new(repository);
-        let (status, body) = call(&c, Method::GET, "/health/metadata", None);
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body["status"], "fail");
+    fn health_reports_a_failing_store_as_503_fail() {
+        let (status, body) = health(&MetadataController::new(Memory::failing()));
+        let outcome = (status, body["status"].as_str());
+        let expected = (StatusCode::SERVICE_UNAVAILABLE, Some("fail"));
+        assert_eq!(outcome, expected, "GET /health/metadata: {body}");
     }
 
     #[test]
-    fn unknown_paths_are_404() {
-        assert_eq!(
-            call(&controller(), Method::GET, "/metadata/a/b", None).0,
-            StatusCode::NOT_FOUND
-        );
+    fn a_path_below_a_movie_is_404() {
+        let status = status_of_get(&controller(), "/metadata/a/b");
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET /metadata/a/b");
     }
 }

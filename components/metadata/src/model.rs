@@ -1,7 +1,8 @@
 //! Movie metadata as the domain sees it: every value here has passed its `parse`.
 
-use service_kit::Invalid;
 use service_kit::field::bounded_text;
+use service_kit::json::{JsonObject, required};
+use service_kit::{FieldErrors, Invalid};
 
 service_kit::identifier_type!(
     /// The id of a movie.
@@ -66,6 +67,46 @@ pub struct Metadata {
     pub title: Title,
     pub description: Description,
     pub director: Director,
+}
+
+impl Metadata {
+    /// A write of the movie `id` from its JSON fields, whatever surface carried them: `title`
+    /// is required, `description` and `director` default to empty, an `id` member must repeat
+    /// `id`, and nothing else is accepted. Every rejected field is named.
+    pub fn from_json(id: MovieId, mut fields: JsonObject) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let named_id = errors.check("id", fields.take_string("id")).flatten();
+        if named_id.is_some_and(|named| named != id.as_str()) {
+            errors.reject("id", Invalid::new("must equal the id in the path"));
+        }
+        let title = errors.check(
+            "title",
+            required(fields.take_string("title")).and_then(Title::parse),
+        );
+        let description = errors.check(
+            "description",
+            fields
+                .take_string("description")
+                .and_then(|d| Description::parse(d.unwrap_or_default())),
+        );
+        let director = errors.check(
+            "director",
+            fields
+                .take_string("director")
+                .and_then(|d| Director::parse(d.unwrap_or_default())),
+        );
+        fields.reject_unknown(&mut errors);
+        let metadata = match (title, description, director) {
+            (Some(title), Some(description), Some(director)) => Some(Metadata {
+                id,
+                title,
+                description,
+                director,
+            }),
+            _ => None,
+        };
+        errors.conclude(metadata)
+    }
 }
 
 /// How many items one page of the listing holds: 1-100, 20 unless asked otherwise.
@@ -142,6 +183,59 @@ fn decode_hex(raw: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn from_json(id: &str, fields: serde_json::Value) -> Result<Metadata, Vec<String>> {
+        let fields = JsonObject::from_value(fields).unwrap();
+        Metadata::from_json(MovieId::parse(id).unwrap(), fields)
+            .map_err(|errors| errors.into_vec().into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn a_write_needs_only_a_title_and_defaults_the_rest_to_empty() {
+        let metadata = from_json("m1", json!({"title": "T"})).unwrap();
+        assert_eq!(metadata.id.as_str(), "m1");
+        assert_eq!(metadata.title.as_str(), "T");
+        assert_eq!(metadata.description, Description::default());
+        assert_eq!(metadata.director, Director::default());
+    }
+
+    #[test]
+    fn a_write_may_repeat_its_own_id_but_not_name_another() {
+        assert!(from_json("m1", json!({"id": "m1", "title": "T"})).is_ok());
+        assert_eq!(
+            from_json("m1", json!({"id": "m2", "title": "T"})),
+            Err(vec!["id".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_write_names_every_rejected_field_in_order_with_unknown_ones_last() {
+        let fields = json!({"rating": 5, "director": 7, "title": " ", "id": "other"});
+        assert_eq!(
+            from_json("m1", fields),
+            Err(vec![
+                "id".into(),
+                "title".into(),
+                "director".into(),
+                "rating".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn a_write_without_a_title_says_title_is_required() {
+        let errors = Metadata::from_json(
+            MovieId::parse("m1").unwrap(),
+            JsonObject::from_value(json!({})).unwrap(),
+        )
+        .unwrap_err()
+        .into_vec();
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].message.as_str()),
+            ("title", "is required")
+        );
+    }
 
     #[test]
     fn a_blank_title_is_rejected() {

@@ -2,49 +2,100 @@
 //!
 //! They default to `http://metadata.spin.internal` and `http://rating.spin.internal` (service
 //! chaining inside one Spin app); pointing them elsewhere splits the app into separate
-//! deployments without a code change. Read once per instance: variables do not change while
-//! an app runs, and each read is a host call.
+//! deployments without a code change. The entry point reads them once per instance (variables
+//! do not change while an app runs, and each read is a host call) and hands each gateway its
+//! base URL.
 
-use crate::controller::GatewayError;
 use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
+
+/// Why the upstreams could not be configured. Our fault, never the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading variable {name}: {source}")]
+    Variable {
+        name: &'static str,
+        source: spin_sdk::variables::Error,
+    },
+    #[error("variable {name} = {value:?} is not an http(s) base URL: {reason}")]
+    InvalidUrl {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// An http or https URL with a host, without a trailing slash: a path appended to it with a
+/// leading `/` is a valid URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(Rc<str>);
+
+impl BaseUrl {
+    pub fn parse(name: &'static str, raw: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason| ConfigError::InvalidUrl {
+            name,
+            value: raw.to_owned(),
+            reason,
+        };
+        let trimmed = raw.trim_end_matches('/');
+        let uri: http::Uri = trimmed.parse().map_err(|_| invalid("unparsable"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(invalid("there is no host"));
+        }
+        if uri.query().is_some() {
+            return Err(invalid("a base URL has no query"));
+        }
+        Ok(Self(trimmed.into()))
+    }
+
+    /// The URL of `path` (which starts with `/`) below this base.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstreams {
-    /// Base URL of the metadata service, without a trailing slash.
-    pub metadata: String,
-    /// Base URL of the rating service, without a trailing slash.
-    pub rating: String,
-}
-
-impl Upstreams {
-    pub fn new(metadata: &str, rating: &str) -> Self {
-        Self {
-            metadata: metadata.trim_end_matches('/').to_owned(),
-            rating: rating.trim_end_matches('/').to_owned(),
-        }
-    }
+    pub metadata: BaseUrl,
+    pub rating: BaseUrl,
 }
 
 thread_local! {
-    static UPSTREAMS: RefCell<Option<Rc<Upstreams>>> = const { RefCell::new(None) };
+    static UPSTREAMS: RefCell<Option<Upstreams>> = const { RefCell::new(None) };
 }
 
-/// This instance's upstream URLs, read from Spin variables on first use.
-pub async fn upstreams() -> Result<Rc<Upstreams>, GatewayError> {
-    if let Some(cached) = UPSTREAMS.with(|cell| cell.borrow().clone()) {
-        return Ok(cached);
+impl Upstreams {
+    /// This instance's upstreams, read from Spin variables on first use. Instances are
+    /// single-threaded, so a thread-local is an instance-local.
+    pub async fn for_instance() -> Result<Self, ConfigError> {
+        if let Some(cached) = UPSTREAMS.with(|cell| cell.borrow().clone()) {
+            return Ok(cached);
+        }
+        let (metadata, rating) = futures::join!(variable("metadata_url"), variable("rating_url"));
+        let upstreams = Self {
+            metadata: metadata?,
+            rating: rating?,
+        };
+        UPSTREAMS.with(|cell| cell.replace(Some(upstreams.clone())));
+        Ok(upstreams)
     }
-    let (metadata, rating) = futures::join!(variable("metadata_url"), variable("rating_url"));
-    let upstreams = Rc::new(Upstreams::new(&metadata?, &rating?));
-    UPSTREAMS.with(|cell| cell.replace(Some(Rc::clone(&upstreams))));
-    Ok(upstreams)
 }
 
-async fn variable(name: &str) -> Result<String, GatewayError> {
-    spin_sdk::variables::get(name)
+async fn variable(name: &'static str) -> Result<BaseUrl, ConfigError> {
+    let value = spin_sdk::variables::get(name)
         .await
-        .map_err(|error| GatewayError::Configuration(format!("variable {name}: {error:?}")))
+        .map_err(|source| ConfigError::Variable { name, source })?;
+    BaseUrl::parse(name, &value)
 }
 
 #[cfg(test)]
@@ -52,9 +103,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trailing_slashes_are_dropped_from_base_urls() {
-        let upstreams = Upstreams::new("http://metadata.spin.internal/", "http://127.0.0.1:9/r//");
-        assert_eq!(upstreams.metadata, "http://metadata.spin.internal");
-        assert_eq!(upstreams.rating, "http://127.0.0.1:9/r");
+    fn trailing_slashes_are_dropped_from_a_base_url() {
+        let base = BaseUrl::parse("x", "http://127.0.0.1:9/r//").unwrap();
+        assert_eq!(base.join("/ratings"), "http://127.0.0.1:9/r/ratings");
+    }
+
+    #[test]
+    fn a_service_chaining_url_is_a_base_url() {
+        let base = BaseUrl::parse("x", "http://metadata.spin.internal").unwrap();
+        assert_eq!(base.to_string(), "http://metadata.spin.internal");
+    }
+
+    #[test]
+    fn a_url_without_http_scheme_or_host_is_rejected_naming_the_variable() {
+        for raw in [
+            "metadata.spin.internal",
+            "ftp://h",
+            "http://",
+            "",
+            "http://h/?q=1",
+        ] {
+            let error = BaseUrl::parse("metadata_url", raw).unwrap_err();
+            assert!(
+                error.to_string().contains("metadata_url"),
+                "{raw:?}: {error}"
+            );
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! Business rules of the movie service: compose metadata and rating, fetched concurrently.
 
+use crate::cache::CacheError;
+use crate::config::ConfigError;
 use crate::model::{MovieDetails, MovieId, MovieMetadata, RatingSummary};
+use service_kit::{Classify, ErrorClass};
 
 /// Why an upstream call failed. The message is for the log; clients see a 502.
 #[derive(Debug, thiserror::Error)]
@@ -11,8 +14,6 @@ pub enum GatewayError {
     Status(u16),
     #[error("unreadable response: {0}")]
     Malformed(String),
-    #[error("configuration: {0}")]
-    Configuration(String),
 }
 
 /// The metadata service as this one needs it.
@@ -33,18 +34,31 @@ pub trait RatingGateway {
 /// The movie service's own store (the key-value cache), as far as health is concerned.
 #[allow(async_fn_in_trait)]
 pub trait CacheStore {
-    async fn ping(&self) -> Result<(), String>;
+    async fn ping(&self) -> Result<(), CacheError>;
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum MovieError {
     #[error("no movie {0}")]
-    NotFound(String),
+    NotFound(MovieId),
     #[error("upstream {service} failed: {source}")]
     Upstream {
         service: &'static str,
         source: GatewayError,
     },
+    /// The upstreams are not configured usably: no request can be served.
+    #[error("movie is misconfigured: {0}")]
+    Misconfigured(#[from] ConfigError),
+}
+
+impl Classify for MovieError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            MovieError::NotFound(_) => ErrorClass::NotFound,
+            MovieError::Upstream { service, .. } => ErrorClass::Upstream(service),
+            MovieError::Misconfigured(_) => ErrorClass::Internal,
+        }
+    }
 }
 
 pub struct MovieController<M, R, C> {
@@ -72,7 +86,7 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore> MovieController<M, R, 
                 service: "metadata",
                 source,
             })?
-            .ok_or_else(|| MovieError::NotFound(id.as_str().to_owned()))?;
+            .ok_or_else(|| MovieError::NotFound(id.clone()))?;
         let rating = rating.map_err(|source| MovieError::Upstream {
             service: "rating",
             source,
@@ -84,7 +98,7 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore> MovieController<M, R, 
         })
     }
 
-    pub async fn health(&self) -> Result<(), String> {
+    pub async fn health(&self) -> Result<(), CacheError> {
         self.cache.ping().await
     }
 }
@@ -153,9 +167,10 @@ pub mod fakes {
     }
 
     impl CacheStore for &FakeUpstreams {
-        async fn ping(&self) -> Result<(), String> {
+        async fn ping(&self) -> Result<(), CacheError> {
             if self.cache_failing.get() {
-                Err("scripted failure".into())
+                let scripted = spin_sdk::key_value::Error::Other("scripted failure".into());
+                Err(CacheError::Access(scripted))
             } else {
                 Ok(())
             }
@@ -240,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_upstream_is_named_in_the_error() {
+    fn a_failing_rating_upstream_is_named_in_the_error() {
         let fakes = FakeUpstreams::default();
         fakes
             .metadata
@@ -248,21 +263,42 @@ mod tests {
             .insert("m1".into(), metadata("m1"));
         fakes.rating_failing.set(true);
         let result = block_on(MovieController::new(&fakes, &fakes, &fakes).get(&id("m1")));
-        assert!(matches!(
-            result,
-            Err(MovieError::Upstream {
-                service: "rating",
-                ..
-            })
-        ));
+        assert!(
+            matches!(
+                result,
+                Err(MovieError::Upstream {
+                    service: "rating",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_metadata_upstream_is_named_in_the_error() {
+        let fakes = FakeUpstreams::default();
         fakes.metadata_failing.set(true);
         let result = block_on(MovieController::new(&fakes, &fakes, &fakes).get(&id("m1")));
-        assert!(matches!(
-            result,
-            Err(MovieError::Upstream {
-                service: "metadata",
-                ..
-            })
-        ));
+        assert!(
+            matches!(
+                result,
+                Err(MovieError::Upstream {
+                    service: "metadata",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn errors_are_classified_for_the_edge() {
+        let upstream = MovieError::Upstream {
+            service: "rating",
+            source: GatewayError::Status(500),
+        };
+        assert_eq!(upstream.class(), ErrorClass::Upstream("rating"));
+        assert_eq!(MovieError::NotFound(id("m1")).class(), ErrorClass::NotFound);
     }
 }

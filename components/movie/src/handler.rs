@@ -1,108 +1,50 @@
-//! HTTP for the movie service: routes requests to the controller and maps its outcomes to
-//! status codes.
-//!
-//! Routes (see `spin.toml`):
-//! - `GET /movies/{id}`: the composed view
-//! - `GET /movie?id=`: the book's route and shape
-//! - `GET /health/movie`
+//! HTTP for the movie service: its route table and one function per route. Routing, 404,
+//! 405 and error statuses are the kit's ([`service_kit::edge`]).
 
-use crate::controller::{
-    CacheStore, GatewayError, MetadataGateway, MovieController, MovieError, RatingGateway,
-};
-use crate::model::{MovieDetails, MovieId};
+use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway};
+use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
-use http::{Method, Request, StatusCode};
-use service_kit::request::Query;
-use service_kit::{FieldErrors, HttpResponse, Problem, health, respond};
+use http::{Method, StatusCode};
+use service_kit::edge::respond;
+use service_kit::edge::{Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed};
 
-pub async fn handle<M, R, C, B>(
-    controller: &MovieController<M, R, C>,
-    request: Request<B>,
-) -> HttpResponse
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-{
-    route(controller, request)
-        .await
-        .unwrap_or_else(Problem::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovieRoute {
+    Details,
+    /// The book's `GET /movie?id=`, in the book's shape.
+    BookDetails,
 }
 
-async fn route<M, R, C, B>(
-    controller: &MovieController<M, R, C>,
-    request: Request<B>,
-) -> Result<HttpResponse, Problem>
+impl<M, R, C> HttpService for MovieController<M, R, C>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
 {
-    let path = request.uri().path();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (segments.as_slice(), request.method()) {
-        (["movies", id], &Method::GET) => {
-            let details = details(controller, id).await?;
-            Ok(respond::json(StatusCode::OK, &DetailsView::from(&details)))
-        }
-        (["movies", _], _) => Err(Problem::method_not_allowed("GET")),
-        (["movie"], &Method::GET) => {
-            let query = Query::parse(request.uri().query());
-            let mut errors = FieldErrors::new();
-            let id = errors
-                .check("id", query.require("id"))
-                .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
-            let details = details(controller, id).await?;
-            Ok(respond::json(
-                StatusCode::OK,
-                &BookDetailsView::from(&details),
-            ))
-        }
-        (["movie"], _) => Err(Problem::method_not_allowed("GET")),
-        (["health", "movie"], &Method::GET) => {
-            let outcome = controller.health().await;
-            Ok(health::report("movie", &[("key-value", outcome)]))
-        }
-        (["health", "movie"], _) => Err(Problem::method_not_allowed("GET")),
-        _ => Err(Problem::not_found(format!("no resource at {path}"))),
+    const NAME: &'static str = "movie";
+    type Route = MovieRoute;
+
+    const ROUTES: &'static [Route<MovieRoute>] = &[
+        (Method::GET, "/movies/{id}", MovieRoute::Details),
+        (Method::GET, "/movie", MovieRoute::BookDetails),
+    ];
+
+    async fn health_checks(&self) -> Vec<Check> {
+        vec![Check::new("key-value", self.health().await)]
     }
-}
 
-async fn details<M, R, C>(
-    controller: &MovieController<M, R, C>,
-    raw_id: &str,
-) -> Result<MovieDetails, Problem>
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-{
-    let mut errors = FieldErrors::new();
-    let id = errors
-        .check("id", MovieId::parse(raw_id))
-        .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
-    controller.get(&id).await.map_err(problem)
-}
-
-/// Controller errors become problems here and only here. An upstream failure is a 502 that
-/// names the upstream but not its internals; our own misconfiguration is a 500.
-fn problem(error: MovieError) -> Problem {
-    match error {
-        MovieError::NotFound(_) => Problem::not_found(error.to_string()),
-        MovieError::Upstream {
-            source: GatewayError::Configuration(_),
-            ..
-        } => {
-            eprintln!("movie: {error}");
-            Problem::internal()
-        }
-        MovieError::Upstream { service, .. } => {
-            eprintln!("movie: {error}");
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                format!("the {service} service did not answer usefully"),
-            )
-        }
+    async fn call<B: RequestBody>(&self, route: MovieRoute, routed: Routed<B>) -> Answer {
+        let id = match route {
+            MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
+            MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
+        };
+        let details = self.get(&id).await?;
+        Ok(match route {
+            MovieRoute::Details => respond::json(StatusCode::OK, &DetailsView::from(&details)),
+            MovieRoute::BookDetails => {
+                respond::json(StatusCode::OK, &BookDetailsView::from(&details))
+            }
+        })
     }
 }
 
@@ -112,11 +54,15 @@ mod tests {
     use crate::controller::fakes::{FakeUpstreams, metadata};
     use crate::model::RatingSummary;
     use serde_json::{Value, json};
-    use service_kit::testing::{block_on, read, rejected_fields, request};
+    use service_kit::testing::{self, rejected_fields};
 
     fn call(fakes: &FakeUpstreams, method: Method, uri: &str) -> (StatusCode, Value) {
-        let controller = MovieController::new(fakes, fakes, fakes);
-        read(block_on(handle(&controller, request(method, uri, None))))
+        testing::call(
+            &MovieController::new(fakes, fakes, fakes),
+            method,
+            uri,
+            None,
+        )
     }
 
     fn with_movie() -> FakeUpstreams {
@@ -128,102 +74,101 @@ mod tests {
         fakes
     }
 
+    fn rated(fakes: &FakeUpstreams, average: f64, count: u64) {
+        let summary = RatingSummary { average, count };
+        fakes.ratings.borrow_mut().insert("m1".into(), summary);
+    }
+
     #[test]
     fn details_carry_metadata_rating_and_count() {
         let fakes = with_movie();
-        fakes.ratings.borrow_mut().insert(
-            "m1".into(),
-            RatingSummary {
-                average: 4.5,
-                count: 2,
-            },
-        );
-        let (status, body) = call(&fakes, Method::GET, "/movies/m1");
-        assert_eq!(status, StatusCode::OK);
+        rated(&fakes, 4.5, 2);
         assert_eq!(
-            body,
-            json!({"id": "m1", "metadata": metadata("m1"), "rating": 4.5, "ratingCount": 2})
+            call(&fakes, Method::GET, "/movies/m1"),
+            (
+                StatusCode::OK,
+                json!({"id": "m1", "metadata": metadata("m1"), "rating": 4.5, "ratingCount": 2})
+            ),
+            "GET /movies/m1"
         );
     }
 
     #[test]
     fn an_unrated_movie_has_a_null_rating_and_zero_count() {
         let (status, body) = call(&with_movie(), Method::GET, "/movies/m1");
-        assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            (body["rating"].clone(), body["ratingCount"].clone()),
-            (Value::Null, json!(0))
+            (status, body["rating"].clone(), body["ratingCount"].clone()),
+            (StatusCode::OK, Value::Null, json!(0)),
+            "GET /movies/m1 of an unrated movie"
         );
     }
 
     #[test]
     fn the_book_route_omits_an_absent_rating() {
-        let fakes = with_movie();
-        let (_, body) = call(&fakes, Method::GET, "/movie?id=m1");
-        assert_eq!(body, json!({"metadata": metadata("m1")}));
-        fakes.ratings.borrow_mut().insert(
-            "m1".into(),
-            RatingSummary {
-                average: 3.0,
-                count: 1,
-            },
+        let (_, body) = call(&with_movie(), Method::GET, "/movie?id=m1");
+        assert_eq!(
+            body,
+            json!({"metadata": metadata("m1")}),
+            "GET /movie?id=m1"
         );
+    }
+
+    #[test]
+    fn the_book_route_carries_the_bare_average() {
+        let fakes = with_movie();
+        rated(&fakes, 3.0, 1);
         let (_, body) = call(&fakes, Method::GET, "/movie?id=m1");
-        assert_eq!(body, json!({"rating": 3.0, "metadata": metadata("m1")}));
+        assert_eq!(
+            body,
+            json!({"rating": 3.0, "metadata": metadata("m1")}),
+            "GET /movie?id=m1"
+        );
     }
 
     #[test]
-    fn a_movie_without_metadata_is_404() {
-        let (status, body) = call(&FakeUpstreams::default(), Method::GET, "/movies/m1");
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body["status"], 404);
+    fn a_movie_without_metadata_is_404_with_a_problem_body() {
+        let answer = call(&FakeUpstreams::default(), Method::GET, "/movies/m1");
+        testing::assert_problem(&answer, StatusCode::NOT_FOUND, "GET /movies/m1");
     }
 
     #[test]
-    fn an_upstream_failure_is_502_naming_the_upstream() {
+    fn an_upstream_failure_is_502_naming_the_upstream_but_not_the_cause() {
         let fakes = with_movie();
         fakes.rating_failing.set(true);
         let (status, body) = call(&fakes, Method::GET, "/movies/m1");
-        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "GET /movies/m1: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
         assert!(
-            body["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("rating"),
-            "{body}"
+            detail.contains("rating") && !body.to_string().contains("scripted"),
+            "GET /movies/m1: {body}"
         );
-        assert!(!body.to_string().contains("scripted"), "{body}");
     }
 
     #[test]
-    fn invalid_or_missing_ids_are_400_naming_id() {
+    fn an_invalid_path_id_is_400_naming_id() {
         let (status, body) = call(&with_movie(), Method::GET, "/movies/a%2Fb");
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&body), ["id"]);
-        let (status, body) = call(&with_movie(), Method::GET, "/movie");
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&body), ["id"]);
-    }
-
-    #[test]
-    fn writes_are_405_with_allow_get() {
-        let fakes = with_movie();
-        let controller = MovieController::new(&fakes, &fakes, &fakes);
-        for uri in ["/movies/m1", "/movie?id=m1", "/health/movie"] {
-            let response = block_on(handle(&controller, request(Method::PUT, uri, None)));
-            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{uri}");
-            assert_eq!(response.headers()["allow"], "GET");
-        }
-    }
-
-    #[test]
-    fn health_reflects_the_key_value_store() {
-        let fakes = with_movie();
-        assert_eq!(call(&fakes, Method::GET, "/health/movie").0, StatusCode::OK);
-        fakes.cache_failing.set(true);
         assert_eq!(
-            call(&fakes, Method::GET, "/health/movie").0,
-            StatusCode::SERVICE_UNAVAILABLE
+            (status, rejected_fields(&body)),
+            (StatusCode::BAD_REQUEST, vec!["id".to_owned()]),
+            "GET /movies/a%2Fb"
         );
+    }
+
+    #[test]
+    fn the_book_route_without_an_id_is_400_naming_id() {
+        let (status, body) = call(&with_movie(), Method::GET, "/movie");
+        assert_eq!(
+            (status, rejected_fields(&body)),
+            (StatusCode::BAD_REQUEST, vec!["id".to_owned()]),
+            "GET /movie"
+        );
+    }
+
+    #[test]
+    fn health_is_503_when_the_key_value_store_fails() {
+        let fakes = with_movie();
+        fakes.cache_failing.set(true);
+        let (status, _) = testing::health(&MovieController::new(&fakes, &fakes, &fakes));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "GET /health/movie");
     }
 }

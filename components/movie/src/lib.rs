@@ -4,15 +4,6 @@
 //! Four rooms, as in the book: [`model`], [`controller`] (rules, and the gateway traits it
 //! needs), [`gateway`] (the upstreams over HTTP) and [`handler`] (HTTP), plus [`config`]
 //! (where the upstreams are) and [`cache`] (its key-value store).
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 pub mod cache;
 pub mod config;
@@ -26,17 +17,27 @@ pub mod representation;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::cache::KeyValueCache;
-    use crate::controller::MovieController;
+    use crate::config::Upstreams;
+    use crate::controller::{MovieController, MovieError};
     use crate::gateway::metadata::HttpMetadataGateway;
     use crate::gateway::rating::HttpRatingGateway;
-    use crate::handler;
-    use service_kit::HttpResponse;
+    use service_kit::edge::{self, HttpResponse, Problem};
     use spin_sdk::http::Request;
 
+    /// The gateways get their upstream URLs here, read once per instance; the routes are in
+    /// [`crate::handler`]. Without usable upstream URLs nothing can be served: a 500, and the
+    /// cause in the log.
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let controller =
-            MovieController::new(HttpMetadataGateway, HttpRatingGateway, KeyValueCache);
-        handler::handle(&controller, request).await
+        let upstreams = match Upstreams::for_instance().await {
+            Ok(upstreams) => upstreams,
+            Err(error) => return Problem::from(MovieError::from(error)).into_response(),
+        };
+        let controller = MovieController::new(
+            HttpMetadataGateway::new(upstreams.metadata),
+            HttpRatingGateway::new(upstreams.rating),
+            KeyValueCache,
+        );
+        edge::serve(&controller, request).await
     }
 }

@@ -1,8 +1,7 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-pub use service_kit::Stored;
-use service_kit::sqlite::StorageFailure;
+use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.
@@ -23,10 +22,19 @@ pub trait RatingRepository {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RatingError {
-    #[error("record {0} of type {1} has no ratings")]
-    NotRated(String, String),
+    #[error("{0} has no ratings")]
+    NotRated(RecordKey),
     #[error(transparent)]
     Storage(#[from] StorageFailure),
+}
+
+impl Classify for RatingError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RatingError::NotRated(_) => ErrorClass::NotFound,
+            RatingError::Storage(failure) => failure.class(),
+        }
+    }
 }
 
 pub struct RatingController<R> {
@@ -49,12 +57,10 @@ impl<R: RatingRepository> RatingController<R> {
     }
 
     pub async fn aggregate(&self, record: &RecordKey) -> Result<AggregatedRating, RatingError> {
-        self.repository.aggregate(record).await?.ok_or_else(|| {
-            RatingError::NotRated(
-                record.record_id.as_str().to_owned(),
-                record.record_type.as_str().to_owned(),
-            )
-        })
+        self.repository
+            .aggregate(record)
+            .await?
+            .ok_or_else(|| RatingError::NotRated(record.clone()))
     }
 
     pub async fn health(&self) -> Result<(), RatingError> {

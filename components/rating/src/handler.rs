@@ -1,191 +1,168 @@
-//! HTTP for the rating service: routes requests to the controller and maps its outcomes to
-//! status codes. Nothing here knows about SQLite.
-//!
-//! Routes (see `spin.toml`):
-//! - `PUT|DELETE /ratings/{recordType}/{recordId}/users/{userId}`, body `{"value": 1..5}`
-//! - `GET /ratings/{recordType}/{recordId}`: the aggregate
-//! - `GET|PUT /rating?id=&type=[&userId=&value=]`: the book's routes
-//! - `GET /health/rating`
+//! HTTP for the rating service: its route table and one function per route. Routing, 404,
+//! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
+//! knows about SQLite.
 
-use crate::controller::{RatingController, RatingError, RatingRepository};
-use crate::model::{Rating, RatingValue, RecordId, RecordKey, RecordType, UserId};
+use crate::controller::{RatingController, RatingRepository};
+use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{Method, Request, StatusCode};
-use service_kit::request::{Query, RequestBody, json_object, required};
-use service_kit::{FieldErrors, HttpResponse, Problem, health, respond};
+use service_kit::FieldErrors;
+use service_kit::edge::respond::{self, write_status};
+use service_kit::edge::{
+    Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_object,
+};
 
-pub async fn handle<R, B>(controller: &RatingController<R>, request: Request<B>) -> HttpResponse
-where
-    R: RatingRepository,
-    B: RequestBody,
-{
-    route(controller, request)
-        .await
-        .unwrap_or_else(Problem::into_response)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatingRoute {
+    /// `PUT /ratings/{recordType}/{recordId}/users/{userId}`, body `{"value": 1..5}`.
+    Rate,
+    Unrate,
+    Aggregate,
+    /// The book's `PUT /rating?id=&type=&userId=&value=`.
+    BookRate,
+    /// The book's `GET /rating?id=&type=`: the bare average.
+    BookAverage,
 }
 
-async fn route<R, B>(
-    controller: &RatingController<R>,
-    request: Request<B>,
-) -> Result<HttpResponse, Problem>
-where
-    R: RatingRepository,
-    B: RequestBody,
-{
-    let path = request.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (segments.as_slice(), request.method()) {
-        (["ratings", record_type, record_id, "users", user], &Method::PUT) => {
-            let mut errors = FieldErrors::new();
-            let record = path_record_key(&mut errors, record_type, record_id);
-            let user = errors.check("userId", UserId::parse(user));
-            let (parts, body) = request.into_parts();
-            let mut object = json_object(&parts.headers, body).await?;
-            let value = errors.check(
-                "value",
-                required(object.take_integer("value")).and_then(RatingValue::parse),
-            );
-            object.reject_unknown(&mut errors);
-            let rating = rating(errors, record, user, value)?;
-            put(controller, &rating).await
+/// The record addressed by the path, named as the path names it.
+const PATH_RECORD: RecordFields = ("recordType", "recordId");
+/// The book names the record `id` and its type `type` in the query.
+const BOOK_RECORD: RecordFields = ("type", "id");
+/// The names of a record's type and id in one surface.
+type RecordFields = (&'static str, &'static str);
+
+impl<R: RatingRepository> HttpService for RatingController<R> {
+    const NAME: &'static str = "rating";
+    type Route = RatingRoute;
+
+    const ROUTES: &'static [Route<RatingRoute>] = &[
+        (
+            Method::PUT,
+            "/ratings/{recordType}/{recordId}/users/{userId}",
+            RatingRoute::Rate,
+        ),
+        (
+            Method::DELETE,
+            "/ratings/{recordType}/{recordId}/users/{userId}",
+            RatingRoute::Unrate,
+        ),
+        (
+            Method::GET,
+            "/ratings/{recordType}/{recordId}",
+            RatingRoute::Aggregate,
+        ),
+        (Method::GET, "/rating", RatingRoute::BookAverage),
+        (Method::PUT, "/rating", RatingRoute::BookRate),
+    ];
+
+    async fn health_checks(&self) -> Vec<Check> {
+        vec![Check::new("sqlite", self.health().await)]
+    }
+
+    async fn call<B: RequestBody>(&self, route: RatingRoute, routed: Routed<B>) -> Answer {
+        let query = || Query::of(&routed.request);
+        match route {
+            RatingRoute::Rate => rate(self, &routed.params, routed.request).await,
+            RatingRoute::Unrate => unrate(self, &routed.params).await,
+            RatingRoute::Aggregate => aggregate(self, &routed.params).await,
+            RatingRoute::BookRate => book_rate(self, &query()).await,
+            RatingRoute::BookAverage => book_average(self, &query()).await,
         }
-        (["ratings", record_type, record_id, "users", user], &Method::DELETE) => {
-            let mut errors = FieldErrors::new();
-            let record = path_record_key(&mut errors, record_type, record_id);
-            let user = errors.check("userId", UserId::parse(user));
-            let (Some(record), Some(user)) = (record, user) else {
-                return Err(Problem::invalid_fields(errors.into_vec()));
-            };
-            controller.delete(&record, &user).await.map_err(problem)?;
-            Ok(respond::empty(StatusCode::NO_CONTENT))
-        }
-        (["ratings", _, _, "users", _], _) => Err(Problem::method_not_allowed("PUT, DELETE")),
-        (["ratings", record_type, record_id], &Method::GET) => {
-            let mut errors = FieldErrors::new();
-            let record = path_record_key(&mut errors, record_type, record_id)
-                .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
-            let aggregate = controller.aggregate(&record).await.map_err(problem)?;
-            Ok(respond::json(
-                StatusCode::OK,
-                &AggregateView::new(&record, &aggregate),
-            ))
-        }
-        (["ratings", _, _], _) => Err(Problem::method_not_allowed("GET")),
-        (["rating"], &Method::GET) => {
-            let query = Query::parse(request.uri().query());
-            let mut errors = FieldErrors::new();
-            let record = book_record_key(&mut errors, &query)
-                .ok_or_else(|| Problem::invalid_fields(errors.into_vec()))?;
-            let aggregate = controller.aggregate(&record).await.map_err(problem)?;
-            Ok(respond::json(StatusCode::OK, &aggregate.average()))
-        }
-        (["rating"], &Method::PUT) => {
-            let query = Query::parse(request.uri().query());
-            let mut errors = FieldErrors::new();
-            let record = book_record_key(&mut errors, &query);
-            let user = errors.check("userId", query.require("userId").and_then(UserId::parse));
-            let value = errors.check(
-                "value",
-                query.require("value").and_then(RatingValue::parse_text),
-            );
-            let rating = rating(errors, record, user, value)?;
-            put(controller, &rating).await
-        }
-        (["rating"], _) => Err(Problem::method_not_allowed("GET, PUT")),
-        (["health", "rating"], &Method::GET) => {
-            let outcome = controller.health().await;
-            Ok(health::report("rating", &[("sqlite", outcome)]))
-        }
-        (["health", "rating"], _) => Err(Problem::method_not_allowed("GET")),
-        _ => Err(Problem::not_found(format!("no resource at {path}"))),
     }
 }
 
-async fn put<R: RatingRepository>(
+/// Every invalid part is named at once: the path's, then the body's.
+async fn rate<R: RatingRepository, B: RequestBody>(
     controller: &RatingController<R>,
-    rating: &Rating,
-) -> Result<HttpResponse, Problem> {
-    let stored = controller.put(rating).await.map_err(problem)?;
-    Ok(respond::json(stored.status(), &RatingView::from(rating)))
+    params: &Params,
+    request: Request<B>,
+) -> Answer {
+    let mut errors = FieldErrors::new();
+    let record = record_key(&mut errors, params, PATH_RECORD);
+    let user = params.check(&mut errors, "userId", UserId::parse);
+    let (parts, body) = request.into_parts();
+    let fields = RatingFields::try_from(json_object(&parts.headers, body).await?);
+    let value = errors.absorb(fields).map(|fields| fields.value);
+    put(controller, Rating::assemble(errors, record, user, value)?).await
 }
 
+async fn unrate<R: RatingRepository>(controller: &RatingController<R>, params: &Params) -> Answer {
+    let mut errors = FieldErrors::new();
+    let record = record_key(&mut errors, params, PATH_RECORD);
+    let user = params.check(&mut errors, "userId", UserId::parse);
+    let (record, user) = errors.conclude(record.zip(user))?;
+    controller.delete(&record, &user).await?;
+    Ok(respond::empty(StatusCode::NO_CONTENT))
+}
+
+async fn aggregate<R: RatingRepository>(
+    controller: &RatingController<R>,
+    params: &Params,
+) -> Answer {
+    let record = one_record(params, PATH_RECORD)?;
+    let aggregate = controller.aggregate(&record).await?;
+    let view = AggregateView::new(&record, &aggregate);
+    Ok(respond::json(StatusCode::OK, &view))
+}
+
+async fn book_rate<R: RatingRepository>(controller: &RatingController<R>, query: &Query) -> Answer {
+    let mut errors = FieldErrors::new();
+    let record = record_key(&mut errors, query, BOOK_RECORD);
+    let user = query.check(&mut errors, "userId", UserId::parse);
+    let value = query.check(&mut errors, "value", RatingValue::parse_text);
+    put(controller, Rating::assemble(errors, record, user, value)?).await
+}
+
+async fn book_average<R: RatingRepository>(
+    controller: &RatingController<R>,
+    query: &Query,
+) -> Answer {
+    let aggregate = controller
+        .aggregate(&one_record(query, BOOK_RECORD)?)
+        .await?;
+    Ok(respond::json(StatusCode::OK, &aggregate.average()))
+}
+
+async fn put<R: RatingRepository>(controller: &RatingController<R>, rating: Rating) -> Answer {
+    let stored = controller.put(&rating).await?;
+    Ok(respond::json(
+        write_status(stored),
+        &RatingView::from(&rating),
+    ))
+}
+
+/// The record a read addresses, or a 400 naming whichever of its two fields is invalid.
+fn one_record(source: &impl Fields, names: RecordFields) -> Result<RecordKey, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let record = record_key(&mut errors, source, names);
+    errors.conclude(record)
+}
+
+/// The record named by `source`'s two fields, or `None` with the reasons in `errors`.
 fn record_key(
     errors: &mut FieldErrors,
-    type_field: &str,
-    record_type: &str,
-    id_field: &str,
-    record_id: &str,
+    source: &impl Fields,
+    (type_field, id_field): RecordFields,
 ) -> Option<RecordKey> {
-    let record_type = errors.check(type_field, RecordType::parse(record_type));
-    let record_id = errors.check(id_field, RecordId::parse(record_id));
+    let record_type = source.check(errors, type_field, RecordType::parse);
+    let record_id = source.check(errors, id_field, RecordId::parse);
     Some(RecordKey {
         record_type: record_type?,
         record_id: record_id?,
     })
-}
-
-/// The record named by the path segments `{recordType}/{recordId}`.
-fn path_record_key(
-    errors: &mut FieldErrors,
-    record_type: &str,
-    record_id: &str,
-) -> Option<RecordKey> {
-    record_key(errors, "recordType", record_type, "recordId", record_id)
-}
-
-/// The book names the record `id` and its type `type` in the query.
-fn book_record_key(errors: &mut FieldErrors, query: &Query) -> Option<RecordKey> {
-    let record_type = errors.check("type", query.require("type").and_then(RecordType::parse));
-    let record_id = errors.check("id", query.require("id").and_then(RecordId::parse));
-    Some(RecordKey {
-        record_type: record_type?,
-        record_id: record_id?,
-    })
-}
-
-/// A rating when every part parsed, or a 400 naming every part that did not.
-fn rating(
-    errors: FieldErrors,
-    record: Option<RecordKey>,
-    user: Option<UserId>,
-    value: Option<RatingValue>,
-) -> Result<Rating, Problem> {
-    match (record, user, value) {
-        (Some(record), Some(user), Some(value)) if errors.is_empty() => Ok(Rating {
-            record,
-            user,
-            value,
-        }),
-        _ => Err(Problem::invalid_fields(errors.into_vec())),
-    }
-}
-
-/// Controller errors become problems here and only here.
-fn problem(error: RatingError) -> Problem {
-    match error {
-        RatingError::NotRated(..) => Problem::not_found(error.to_string()),
-        RatingError::Storage(failure) => {
-            eprintln!("rating storage: {failure}");
-            Problem::internal()
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repository::memory::InMemoryRatingRepository;
+    use crate::repository::memory::InMemoryRatingRepository as Memory;
     use serde_json::{Value, json};
-    use service_kit::testing::{block_on, read, rejected_fields, request};
+    use service_kit::testing::{assert_problem, call, health, rejected_fields};
 
-    type Controller = RatingController<InMemoryRatingRepository>;
+    type Controller = RatingController<Memory>;
 
     fn controller() -> Controller {
-        RatingController::new(InMemoryRatingRepository::default())
-    }
-
-    fn call(c: &Controller, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        read(block_on(handle(c, request(method, uri, body))))
+        RatingController::new(Memory::default())
     }
 
     fn rate(c: &Controller, user: &str, value: i64) -> StatusCode {
@@ -193,21 +170,29 @@ mod tests {
         call(c, Method::PUT, &uri, Some(json!({"value": value}))).0
     }
 
+    fn aggregate_of_m1(c: &Controller) -> (StatusCode, Value) {
+        call(c, Method::GET, "/ratings/movie/m1", None)
+    }
+
     #[test]
-    fn a_new_rating_is_201_and_a_replacement_200_with_the_stored_rating() {
-        let c = controller();
-        let (status, body) = call(
-            &c,
-            Method::PUT,
-            "/ratings/movie/m1/users/u1",
-            Some(json!({"value": 4})),
-        );
-        assert_eq!(status, StatusCode::CREATED);
+    fn a_new_rating_is_201_with_the_stored_rating() {
+        let uri = "/ratings/movie/m1/users/u1";
+        let (status, body) = call(&controller(), Method::PUT, uri, Some(json!({"value": 4})));
         assert_eq!(
-            body,
-            json!({"recordType": "movie", "recordId": "m1", "userId": "u1", "value": 4})
+            (status, body),
+            (
+                StatusCode::CREATED,
+                json!({"recordType": "movie", "recordId": "m1", "userId": "u1", "value": 4})
+            ),
+            "PUT {uri}"
         );
-        assert_eq!(rate(&c, "u1", 2), StatusCode::OK);
+    }
+
+    #[test]
+    fn a_users_second_rating_is_200() {
+        let c = controller();
+        rate(&c, "u1", 4);
+        assert_eq!(rate(&c, "u1", 2), StatusCode::OK, "second PUT by u1");
     }
 
     #[test]
@@ -215,19 +200,20 @@ mod tests {
         let c = controller();
         rate(&c, "u1", 5);
         rate(&c, "u2", 2);
-        let (status, body) = call(&c, Method::GET, "/ratings/movie/m1", None);
-        assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            body,
-            json!({"recordType": "movie", "recordId": "m1", "average": 3.5, "count": 2})
+            aggregate_of_m1(&c),
+            (
+                StatusCode::OK,
+                json!({"recordType": "movie", "recordId": "m1", "average": 3.5, "count": 2})
+            ),
+            "GET /ratings/movie/m1"
         );
     }
 
     #[test]
-    fn an_unrated_record_is_404() {
-        let (status, body) = call(&controller(), Method::GET, "/ratings/movie/m1", None);
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body["status"], 404);
+    fn an_unrated_record_is_404_with_a_problem_body() {
+        let answer = aggregate_of_m1(&controller());
+        assert_problem(&answer, StatusCode::NOT_FOUND, "GET /ratings/movie/m1");
     }
 
     #[test]
@@ -235,120 +221,139 @@ mod tests {
         let c = controller();
         rate(&c, "u1", 5);
         rate(&c, "u2", 1);
+        let (status, _) = call(&c, Method::DELETE, "/ratings/movie/m1/users/u2", None);
         assert_eq!(
-            call(&c, Method::DELETE, "/ratings/movie/m1/users/u2", None).0,
-            StatusCode::NO_CONTENT
+            status,
+            StatusCode::NO_CONTENT,
+            "DELETE /ratings/movie/m1/users/u2"
         );
         assert_eq!(
-            call(&c, Method::DELETE, "/ratings/movie/m1/users/u2", None).0,
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            call(&c, Method::GET, "/ratings/movie/m1", None).1["average"],
-            5.0
+            aggregate_of_m1(&c).1["average"],
+            5.0,
+            "GET /ratings/movie/m1 after DELETE"
         );
     }
 
     #[test]
-    fn every_invalid_part_of_a_rating_is_named_and_nothing_is_stored() {
-        let c = controller();
+    fn deleting_an_absent_rating_is_204_too() {
+        let (status, _) = call(
+            &controller(),
+            Method::DELETE,
+            "/ratings/movie/m1/users/u2",
+            None,
+        );
+        assert_eq!(
+            status,
+            StatusCode::NO_CONTENT,
+            "DELETE of a rating nobody gave"
+        );
+    }
+
+    #[test]
+    fn a_rating_names_every_invalid_part_of_path_and_body_in_order() {
+        let uri = "/ratings/Movie/m%201/users/u1";
         let (status, problem) = call(
-            &c,
+            &controller(),
             Method::PUT,
-            "/ratings/Movie/m%201/users/u1",
+            uri,
             Some(json!({"value": 6, "note": "x"})),
         );
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "PUT {uri}");
         assert_eq!(
             rejected_fields(&problem),
-            ["recordType", "recordId", "value", "note"]
-        );
-        let (status, problem) = call(
-            &c,
-            Method::PUT,
-            "/ratings/movie/m1/users/u1",
-            Some(json!({"value": "5"})),
-        );
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&problem), ["value"]);
-        assert_eq!(
-            call(&c, Method::GET, "/ratings/movie/m1", None).0,
-            StatusCode::NOT_FOUND
+            ["recordType", "recordId", "value", "note"],
+            "PUT {uri}: {problem}"
         );
     }
 
     #[test]
-    fn the_book_routes_store_and_read_the_bare_average() {
+    fn a_value_sent_as_a_string_is_rejected() {
+        let uri = "/ratings/movie/m1/users/u1";
+        let (_, problem) = call(&controller(), Method::PUT, uri, Some(json!({"value": "5"})));
+        assert_eq!(rejected_fields(&problem), ["value"], "PUT {uri}: {problem}");
+    }
+
+    #[test]
+    fn a_rejected_rating_stores_nothing() {
         let c = controller();
-        let (status, _) = call(
-            &c,
-            Method::PUT,
-            "/rating?id=m1&type=movie&userId=u1&value=5",
-            None,
-        );
-        assert_eq!(status, StatusCode::CREATED);
-        call(
-            &c,
-            Method::PUT,
-            "/rating?id=m1&type=movie&userId=u2&value=4",
-            None,
-        );
+        rate(&c, "u1", 6);
         assert_eq!(
-            call(&c, Method::GET, "/rating?id=m1&type=movie", None),
-            (StatusCode::OK, json!(4.5))
-        );
-        assert_eq!(
-            call(&c, Method::GET, "/rating?id=m2&type=movie", None).0,
-            StatusCode::NOT_FOUND
+            aggregate_of_m1(&c).0,
+            StatusCode::NOT_FOUND,
+            "GET /ratings/movie/m1 after a 400"
         );
     }
 
     #[test]
-    fn the_book_routes_name_missing_and_invalid_parameters() {
+    fn the_book_put_stores_a_rating_with_201() {
+        let uri = "/rating?id=m1&type=movie&userId=u1&value=5";
+        let (status, _) = call(&controller(), Method::PUT, uri, None);
+        assert_eq!(status, StatusCode::CREATED, "PUT {uri}");
+    }
+
+    #[test]
+    fn the_book_get_answers_the_bare_average() {
         let c = controller();
-        let (status, problem) = call(&c, Method::PUT, "/rating?id=m1&value=9", None);
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(rejected_fields(&problem), ["type", "userId", "value"]);
-        let (_, problem) = call(&c, Method::GET, "/rating?type=movie", None);
-        assert_eq!(rejected_fields(&problem), ["id"]);
-    }
-
-    #[test]
-    fn unsupported_methods_are_405_with_allow() {
-        let c = controller();
-        for (method, uri, allow) in [
-            (Method::GET, "/ratings/movie/m1/users/u1", "PUT, DELETE"),
-            (Method::POST, "/ratings/movie/m1", "GET"),
-            (Method::DELETE, "/rating?id=m1&type=movie", "GET, PUT"),
-            (Method::PUT, "/health/rating", "GET"),
-        ] {
-            let response = block_on(handle(&c, request(method, uri, None)));
-            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{uri}");
-            assert_eq!(response.headers()["allow"], allow, "{uri}");
-        }
-    }
-
-    #[test]
-    fn storage_failures_are_500_and_health_503() {
-        let repository = InMemoryRatingRepository::default();
-        repository.failing.set(true);
-        let c = RatingController::new(repository);
-        assert_eq!(rate(&c, "u1", 3), StatusCode::INTERNAL_SERVER_ERROR);
+        rate(&c, "u1", 5);
+        rate(&c, "u2", 4);
+        let uri = "/rating?id=m1&type=movie";
         assert_eq!(
-            call(&c, Method::GET, "/health/rating", None).0,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            call(&controller(), Method::GET, "/health/rating", None).0,
-            StatusCode::OK
+            call(&c, Method::GET, uri, None),
+            (StatusCode::OK, json!(4.5)),
+            "GET {uri}"
         );
     }
 
     #[test]
-    fn unknown_paths_are_404() {
+    fn the_book_get_of_an_unrated_record_is_404() {
+        let uri = "/rating?id=m2&type=movie";
         assert_eq!(
-            call(&controller(), Method::GET, "/ratings/movie", None).0,
-            StatusCode::NOT_FOUND
+            call(&controller(), Method::GET, uri, None).0,
+            StatusCode::NOT_FOUND,
+            "GET {uri}"
         );
+    }
+
+    #[test]
+    fn the_book_put_names_missing_and_invalid_parameters() {
+        let uri = "/rating?id=m1&value=9";
+        let (_, problem) = call(&controller(), Method::PUT, uri, None);
+        assert_eq!(
+            rejected_fields(&problem),
+            ["type", "userId", "value"],
+            "PUT {uri}"
+        );
+    }
+
+    #[test]
+    fn the_book_get_names_a_missing_id() {
+        let uri = "/rating?type=movie";
+        let (_, problem) = call(&controller(), Method::GET, uri, None);
+        assert_eq!(rejected_fields(&problem), ["id"], "GET {uri}");
+    }
+
+    #[test]
+    fn a_storage_failure_is_500() {
+        assert_eq!(
+            rate(&RatingController::new(Memory::failing()), "u1", 3),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "PUT with a failing store"
+        );
+    }
+
+    #[test]
+    fn health_is_503_when_the_store_fails() {
+        let (status, _) = health(&RatingController::new(Memory::failing()));
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "GET /health/rating"
+        );
+    }
+
+    #[test]
+    fn a_record_without_its_id_is_404() {
+        let (status, _) = call(&controller(), Method::GET, "/ratings/movie", None);
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET /ratings/movie");
     }
 }

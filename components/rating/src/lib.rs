@@ -3,15 +3,6 @@
 //!
 //! Four rooms, as in the book: [`model`] (validated types), [`controller`] (rules, and the
 //! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 pub mod controller;
 pub mod handler;
@@ -24,15 +15,15 @@ pub mod representation;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::controller::RatingController;
-    use crate::handler;
     use crate::repository::sqlite::SqliteRatingRepository;
-    use service_kit::HttpResponse;
+    use service_kit::edge::{self, HttpResponse};
     use spin_sdk::http::Request;
 
-    /// One controller over this instance's shared connection per request.
+    /// One controller over this instance's shared connection per request; the routes are in
+    /// [`crate::handler`].
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
         let controller = RatingController::new(SqliteRatingRepository::for_instance());
-        handler::handle(&controller, request).await
+        edge::serve(&controller, request).await
     }
 }

@@ -1,6 +1,8 @@
 //! Ratings as the domain sees them: every value here has passed its `parse`.
 
-use service_kit::Invalid;
+use service_kit::json::{JsonObject, required};
+use service_kit::{FieldErrors, Invalid};
+use std::fmt;
 
 /// The kind of thing rated (the book rates `movie`s): 1-32 characters of `[a-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +28,12 @@ impl RecordType {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -70,12 +78,61 @@ pub struct RecordKey {
     pub record_id: RecordId,
 }
 
+/// Says "record m1 of type movie", the words the API uses for a record.
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record {} of type {}", self.record_id, self.record_type)
+    }
+}
+
 /// One user's rating of one record. A user has at most one per record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rating {
     pub record: RecordKey,
     pub user: UserId,
     pub value: RatingValue,
+}
+
+impl Rating {
+    /// A rating from its separately parsed parts, or every error met while parsing them:
+    /// surfaces carry the record, the user and the value in different places (path, query,
+    /// body, message), so each parses them into `errors` and this puts them together.
+    pub fn assemble(
+        errors: FieldErrors,
+        record: Option<RecordKey>,
+        user: Option<UserId>,
+        value: Option<RatingValue>,
+    ) -> Result<Self, FieldErrors> {
+        let rating = match (record, user, value) {
+            (Some(record), Some(user), Some(value)) => Some(Rating {
+                record,
+                user,
+                value,
+            }),
+            _ => None,
+        };
+        errors.conclude(rating)
+    }
+}
+
+/// The fields of a rating write carried as JSON: `{"value": 1..5}` and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatingFields {
+    pub value: RatingValue,
+}
+
+impl TryFrom<JsonObject> for RatingFields {
+    type Error = FieldErrors;
+
+    fn try_from(mut fields: JsonObject) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let value = errors.check(
+            "value",
+            required(fields.take_integer("value")).and_then(RatingValue::parse),
+        );
+        fields.reject_unknown(&mut errors);
+        errors.conclude(value.map(|value| RatingFields { value }))
+    }
 }
 
 /// All ratings of a record folded into their mean. Only exists for records with ratings.
@@ -103,6 +160,60 @@ impl AggregatedRating {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn rating_fields(value: serde_json::Value) -> Result<RatingFields, Vec<String>> {
+        RatingFields::try_from(JsonObject::from_value(value).unwrap())
+            .map_err(|errors| errors.into_vec().into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn rating_fields_carry_the_value() {
+        assert_eq!(
+            rating_fields(json!({"value": 4})).map(|f| f.value.get()),
+            Ok(4)
+        );
+    }
+
+    #[test]
+    fn rating_fields_name_a_bad_value_and_each_unknown_member() {
+        assert_eq!(
+            rating_fields(json!({"value": "5", "note": "x"})),
+            Err(vec!["value".to_owned(), "note".to_owned()])
+        );
+    }
+
+    #[test]
+    fn rating_fields_require_a_value() {
+        assert_eq!(rating_fields(json!({})), Err(vec!["value".to_owned()]));
+    }
+
+    #[test]
+    fn a_rating_is_assembled_only_when_no_part_failed() {
+        let mut errors = FieldErrors::new();
+        errors.reject("userId", Invalid::new("bad"));
+        let record = RecordKey {
+            record_type: RecordType::parse("movie").unwrap(),
+            record_id: RecordId::parse("m1").unwrap(),
+        };
+        let assembled = Rating::assemble(errors, Some(record), None, RatingValue::parse(3).ok());
+        let fields: Vec<_> = assembled
+            .unwrap_err()
+            .into_vec()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["userId"]);
+    }
+
+    #[test]
+    fn a_record_key_reads_as_the_api_names_it() {
+        let record = RecordKey {
+            record_type: RecordType::parse("movie").unwrap(),
+            record_id: RecordId::parse("m1").unwrap(),
+        };
+        assert_eq!(record.to_string(), "record m1 of type movie");
+    }
 
     #[test]
     fn record_types_are_lowercase_letters_digits_underscore_and_dash() {

@@ -54,6 +54,26 @@ impl FieldErrors {
         });
     }
 
+    /// Keeps the value parsed by another validation, or adds every error it reported.
+    pub fn absorb<T>(&mut self, parsed: Result<T, FieldErrors>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(other) => {
+                self.errors.extend(other.errors);
+                None
+            }
+        }
+    }
+
+    /// The value built from every parsed part, or all the errors met on the way. `value` is
+    /// `None` exactly when some part failed, so the error list is then never empty.
+    pub fn conclude<T>(self, value: Option<T>) -> Result<T, FieldErrors> {
+        match value {
+            Some(value) if self.is_empty() => Ok(value),
+            _ => Err(self),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
@@ -61,6 +81,13 @@ impl FieldErrors {
     pub fn into_vec(self) -> Vec<FieldError> {
         self.errors
     }
+}
+
+/// One field parsed on its own: its value, or the error list naming it.
+pub fn one<T>(field: &str, parsed: Result<T, Invalid>) -> Result<T, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let value = errors.check(field, parsed);
+    errors.conclude(value)
 }
 
 /// Checks a free-text value: at most `max` characters (Unicode scalar values, not bytes).
@@ -85,6 +112,40 @@ mod tests {
         assert_eq!((a, b, c), (None, Some(2), None));
         let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["a", "c"]);
+    }
+
+    #[test]
+    fn absorbed_errors_keep_their_order_after_the_earlier_ones() {
+        let mut errors = FieldErrors::new();
+        errors.reject("first", Invalid::new("bad"));
+        let mut other = FieldErrors::new();
+        other.reject("second", Invalid::new("bad"));
+        let absorbed: Option<u8> = errors.absorb(Err(other));
+        assert_eq!(absorbed, None);
+        let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["first", "second"]);
+    }
+
+    #[test]
+    fn a_value_is_concluded_only_when_no_field_failed() {
+        assert_eq!(FieldErrors::new().conclude(Some(1)).ok(), Some(1));
+        let mut errors = FieldErrors::new();
+        errors.reject("a", Invalid::new("bad"));
+        assert!(errors.conclude(Some(1)).is_err());
+    }
+
+    #[test]
+    fn one_names_the_field_that_failed() {
+        let errors = one::<u8>("id", Err(Invalid::new("bad")))
+            .err()
+            .map(FieldErrors::into_vec);
+        assert_eq!(
+            errors,
+            Some(vec![FieldError {
+                field: "id".into(),
+                message: "bad".into()
+            }])
+        );
     }
 
     #[test]

@@ -61,6 +61,12 @@ macro_rules! identifier_type {
                 self.0.as_str()
             }
         }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
     };
 }
 

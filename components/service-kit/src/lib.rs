@@ -1,33 +1,24 @@
-//! The HTTP edge and storage plumbing shared by the movie system's components.
+//! What the movie system's components share, so each keeps only its own model, repository,
+//! controller and route table.
 //!
-//! Each component keeps its own model, repository, controller and handler; what lives here is
-//! only what all three would otherwise write identically: RFC 9457 problem responses, responses
-//! that always carry `content-length`, bounded JSON request bodies, field-by-field validation,
-//! the identifier rule, and a per-instance SQLite connection that migrates itself.
+//! Transport-free: [`field`] (validation errors that name their field), [`identifier`] (the id
+//! rule), [`json`] (JSON objects read member by member), [`storage`] (what a write did, why
+//! storage failed), [`error_class`] (how an error is seen from any edge) and [`sqlite`] (the
+//! per-instance connection that migrates itself). HTTP lives in [`edge`] alone.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
+pub mod edge;
+pub mod error_class;
 pub mod field;
-pub mod health;
 pub mod identifier;
-pub mod problem;
-pub mod request;
-pub mod respond;
+pub mod json;
 pub mod sqlite;
-pub mod stored;
+pub mod storage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use edge::{HttpResponse, Problem};
+pub use error_class::{Classify, ErrorClass};
 pub use field::{FieldErrors, Invalid};
 pub use identifier::Identifier;
-pub use problem::Problem;
-pub use respond::HttpResponse;
-pub use stored::Stored;
+pub use json::JsonObject;
+pub use storage::{StorageFailure, Stored};

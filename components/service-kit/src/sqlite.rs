@@ -1,7 +1,7 @@
 //! One SQLite connection per component instance, migrated on first use.
 //!
-//! Spin reuses an instance for many requests, some at once (`SPIN-FACTS.md`, "Instances and
-//! state"), and a connection kept across them doubles read throughput over opening one per
+//! Spin reuses an instance for many requests, some at once (`docs/spin-facts.md`, "Instances
+//! and state"), and a connection kept across them doubles read throughput over opening one per
 //! request. The connection is only a cache: when the instance goes, so does it, and the next
 //! instance opens and checks the schema again (one `PRAGMA user_version` read).
 //!
@@ -10,6 +10,7 @@
 //! same implicit transaction). Only the migration uses `BEGIN`, while no request can see the
 //! connection yet.
 
+use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,11 +24,6 @@ pub struct Migration {
     /// Executed in order, one statement each (the host runs a single statement per call).
     pub statements: &'static [&'static str],
 }
-
-/// Why a storage operation failed. The message is for the log, never for the client.
-#[derive(Debug, thiserror::Error)]
-#[error("storage failed: {0}")]
-pub struct StorageFailure(pub String);
 
 impl From<Error> for StorageFailure {
     fn from(error: Error) -> Self {
@@ -51,24 +47,6 @@ pub fn for_instance(label: &'static str, migrations: &'static [Migration]) -> Rc
         connections.push(Rc::clone(&created));
         created
     })
-}
-
-/// Makes an in-memory repository fail like an unreachable store, to test error paths.
-#[derive(Debug, Default)]
-pub struct FailureSwitch(std::cell::Cell<bool>);
-
-impl FailureSwitch {
-    pub fn set(&self, failing: bool) {
-        self.0.set(failing);
-    }
-
-    pub fn check(&self) -> Result<(), StorageFailure> {
-        if self.0.get() {
-            Err(StorageFailure("the store was told to fail".into()))
-        } else {
-            Ok(())
-        }
-    }
 }
 
 /// The per-instance connection to one database label, opened lazily.
@@ -123,7 +101,7 @@ impl SharedConnection {
         &self,
         sql: &str,
         parameters: impl IntoIterator<Item = Value>,
-    ) -> Result<crate::Stored, StorageFailure> {
+    ) -> Result<Stored, StorageFailure> {
         let rows = self.query(sql, parameters).await?;
         let revision: i64 = rows
             .first()
@@ -131,9 +109,9 @@ impl SharedConnection {
             .transpose()?
             .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
         Ok(if revision == 1 {
-            crate::Stored::Created
+            Stored::Created
         } else {
-            crate::Stored::Replaced
+            Stored::Replaced
         })
     }
 

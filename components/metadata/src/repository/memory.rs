@@ -1,8 +1,9 @@
 //! An in-memory repository for unit tests of the controller and handler.
 
-use crate::controller::{MetadataRepository, Stored};
+use crate::controller::MetadataRepository;
 use crate::model::{Metadata, MovieId};
-use service_kit::sqlite::{FailureSwitch, StorageFailure};
+use service_kit::testing::FailureSwitch;
+use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -11,6 +12,15 @@ pub struct InMemoryMetadataRepository {
     movies: RefCell<BTreeMap<MovieId, Metadata>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
+}
+
+impl InMemoryMetadataRepository {
+    /// A repository whose every call fails as an unreachable store would.
+    pub fn failing() -> Self {
+        let repository = Self::default();
+        repository.failing.set(true);
+        repository
+    }
 }
 
 impl MetadataRepository for InMemoryMetadataRepository {

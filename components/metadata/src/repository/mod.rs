@@ -1,4 +1,5 @@
 //! Implementations of [`crate::controller::MetadataRepository`].
 
+#[cfg(test)]
 pub mod memory;
 pub mod sqlite;

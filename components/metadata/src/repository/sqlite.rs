@@ -1,9 +1,10 @@
 //! The metadata repository on Spin's SQLite (`sqlite_databases = ["metadata"]`).
 
-use crate::controller::{MetadataRepository, Stored};
+use crate::controller::MetadataRepository;
 use crate::migrations::MIGRATIONS;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
-use service_kit::sqlite::{self, SharedConnection, StorageFailure, column};
+use service_kit::sqlite::{self, SharedConnection, column};
+use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::{RowResult, Value};
 use std::rc::Rc;
 

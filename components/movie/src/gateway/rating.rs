@@ -1,7 +1,7 @@
 //! The rating service: `GET {rating_url}/ratings/movie/{id}`.
 
 use super::request::{Fetched, get_json};
-use crate::config::upstreams;
+use crate::config::BaseUrl;
 use crate::controller::{GatewayError, RatingGateway};
 use crate::model::{MovieId, RatingSummary};
 use serde::Deserialize;
@@ -16,16 +16,19 @@ struct Aggregate {
     count: u64,
 }
 
-/// Resolves the upstream URL on first use (see [`crate::config`]).
-pub struct HttpRatingGateway;
+pub struct HttpRatingGateway {
+    base: BaseUrl,
+}
+
+impl HttpRatingGateway {
+    pub fn new(base: BaseUrl) -> Self {
+        Self { base }
+    }
+}
 
 impl RatingGateway for HttpRatingGateway {
     async fn rating(&self, id: &MovieId) -> Result<Option<RatingSummary>, GatewayError> {
-        let url = format!(
-            "{}/ratings/{RECORD_TYPE}/{}",
-            upstreams().await?.rating,
-            id.as_str()
-        );
+        let url = self.base.join(&format!("/ratings/{RECORD_TYPE}/{id}"));
         Ok(match get_json::<Aggregate>(&url).await? {
             Fetched::Found(Aggregate { average, count }) => Some(RatingSummary { average, count }),
             Fetched::NotFound => None,

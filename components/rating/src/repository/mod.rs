@@ -1,4 +1,5 @@
 //! Implementations of [`crate::controller::RatingRepository`].
 
+#[cfg(test)]
 pub mod memory;
 pub mod sqlite;

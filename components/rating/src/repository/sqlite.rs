@@ -1,9 +1,10 @@
 //! The rating repository on Spin's SQLite (`sqlite_databases = ["ratings"]`).
 
-use crate::controller::{RatingRepository, Stored};
+use crate::controller::RatingRepository;
 use crate::migrations::MIGRATIONS;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::sqlite::{self, SharedConnection, StorageFailure, column};
+use service_kit::sqlite::{self, SharedConnection, column};
+use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::Value;
 use std::rc::Rc;
 

@@ -1,7 +1,8 @@
 //! RFC 9457 problem details: the one shape every error response of the system takes.
 
-use crate::field::FieldError;
-use crate::respond::{self, HttpResponse};
+use super::respond::{self, HttpResponse};
+use crate::error_class::{Classify, ErrorClass};
+use crate::field::{FieldError, FieldErrors};
 use http::StatusCode;
 use http::header::{ALLOW, HeaderValue};
 use serde::Serialize;
@@ -24,7 +25,7 @@ pub struct Problem {
     errors: Vec<FieldError>,
     /// The `Allow` header of a 405; not part of the body.
     #[serde(skip)]
-    allow: Option<&'static str>,
+    allow: Option<String>,
 }
 
 impl Problem {
@@ -55,7 +56,7 @@ impl Problem {
     }
 
     /// 405 with the methods the resource does support, for the `Allow` header.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: String) -> Self {
         let mut problem = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("this resource supports {allow}"),
@@ -79,12 +80,41 @@ impl Problem {
     pub fn into_response(self) -> HttpResponse {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = respond::bytes(self.status(), PROBLEM_JSON, body);
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allow));
+        if let Some(allow) = self
+            .allow
+            .and_then(|allow| HeaderValue::try_from(allow).ok())
+        {
+            response.headers_mut().insert(ALLOW, allow);
         }
         response
+    }
+}
+
+/// A 400 naming every rejected field.
+impl From<FieldErrors> for Problem {
+    fn from(errors: FieldErrors) -> Self {
+        Problem::invalid_fields(errors.into_vec())
+    }
+}
+
+/// A controller's error as HTTP: 404 with its message, 502 naming the upstream, or a 500 that
+/// reveals nothing. Whatever the client is not told goes to the component's log.
+impl<E: Classify> From<E> for Problem {
+    fn from(error: E) -> Self {
+        match error.class() {
+            ErrorClass::NotFound => Problem::not_found(error.to_string()),
+            ErrorClass::Upstream(service) => {
+                eprintln!("{error}");
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("the {service} service did not answer usefully"),
+                )
+            }
+            ErrorClass::Internal => {
+                eprintln!("{error}");
+                Problem::internal()
+            }
+        }
     }
 }
 
@@ -108,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_405_carries_the_allow_header_and_problem_media_type() {
-        let response = Problem::method_not_allowed("GET, PUT").into_response();
+        let response = Problem::method_not_allowed("GET, PUT".into()).into_response();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(
             response.headers().get(ALLOW).map(|v| v.as_bytes()),
@@ -123,10 +153,37 @@ mod tests {
         );
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Failed(&'static str, ErrorClass);
+
+    impl Classify for Failed {
+        fn class(&self) -> ErrorClass {
+            self.1
+        }
+    }
+
     #[test]
-    fn a_500_reveals_nothing_about_its_cause() {
-        let body = serde_json::to_string(&Problem::internal()).unwrap_or_default();
+    fn an_internal_error_is_a_500_that_reveals_nothing_about_its_cause() {
+        let problem = Problem::from(Failed("sqlite: disk I/O error", ErrorClass::Internal));
+        assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&problem).unwrap_or_default();
         assert!(body.contains("could not complete"), "{body}");
         assert!(!body.contains("sqlite"), "{body}");
+    }
+
+    #[test]
+    fn a_not_found_error_is_a_404_carrying_its_message() {
+        let problem = Problem::from(Failed("no movie m1", ErrorClass::NotFound));
+        assert_eq!(problem, Problem::not_found("no movie m1"));
+    }
+
+    #[test]
+    fn an_upstream_error_is_a_502_naming_the_upstream_but_not_the_cause() {
+        let problem = Problem::from(Failed("timeout", ErrorClass::Upstream("rating")));
+        assert_eq!(problem.status(), StatusCode::BAD_GATEWAY);
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        assert!(body.contains("the rating service"), "{body}");
+        assert!(!body.contains("timeout"), "{body}");
     }
 }

@@ -1,7 +1,8 @@
 //! Response builders. Every response with a body carries `content-length`: under Spin a body
 //! without it is streamed, and a keep-alive client then waits for a delayed ACK (about 44 ms)
-//! on every request (`SPIN-FACTS.md`, "Performance facts").
+//! on every request (`docs/spin-facts.md`, "Responses and latency").
 
+use crate::storage::Stored;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
@@ -38,6 +39,14 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> HttpResponse {
             eprintln!("serialising a response failed: {error}");
             crate::Problem::internal().into_response()
         }
+    }
+}
+
+/// The status of an idempotent write: 201 for a new resource, 200 for a replaced one.
+pub fn write_status(stored: Stored) -> StatusCode {
+    match stored {
+        Stored::Created => StatusCode::CREATED,
+        Stored::Replaced => StatusCode::OK,
     }
 }
 

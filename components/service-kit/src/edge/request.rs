@@ -1,12 +1,13 @@
-//! Reading requests: bounded JSON bodies, JSON members one field at a time, and query strings.
+//! Reading requests: bounded JSON bodies, query strings, and named values of either.
 
-use crate::field::{FieldErrors, Invalid};
-use crate::problem::Problem;
+use super::problem::Problem;
+use crate::field::{FieldErrors, Invalid, one};
+use crate::json::JsonObject;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Largest request body any service accepts; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,10 +38,8 @@ pub async fn json_object<B: RequestBody>(
     let bytes = bounded_body(headers, body).await?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|error| Problem::bad_request(format!("the body is not valid JSON: {error}")))?;
-    match value {
-        Value::Object(members) => Ok(JsonObject { members }),
-        _ => Err(Problem::bad_request("the body must be a JSON object")),
-    }
+    JsonObject::from_value(value)
+        .ok_or_else(|| Problem::bad_request("the body must be a JSON object"))
 }
 
 fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
@@ -83,46 +82,41 @@ fn too_large() -> Problem {
     )
 }
 
-/// The members of a JSON request object, taken out one by one. Whatever is left at the end
-/// was not expected and is reported, so a misspelt member is not silently dropped.
-#[derive(Debug)]
-pub struct JsonObject {
-    members: Map<String, Value>,
-}
+/// Named text values of a request: path parameters or query parameters. The name of a value
+/// is also the field a 400 names when it is missing or invalid.
+pub trait Fields {
+    /// The value of `name`, if the request has one.
+    fn get(&self, name: &str) -> Option<&str>;
 
-impl JsonObject {
-    /// A string member; `Ok(None)` when absent or `null`.
-    pub fn take_string(&mut self, name: &str) -> Result<Option<String>, Invalid> {
-        match self.members.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text)),
-            Some(_) => Err(Invalid::new("must be a string")),
-        }
+    /// The value of `name` parsed; missing is "is required".
+    fn parse<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Result<T, Invalid> {
+        self.get(name)
+            .ok_or_else(|| Invalid::new("is required"))
+            .and_then(parse)
     }
 
-    /// An integer member; `Ok(None)` when absent or `null`. `4.0` is not an integer.
-    pub fn take_integer(&mut self, name: &str) -> Result<Option<i64>, Invalid> {
-        match self.members.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(number)) => number
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| Invalid::new("must be an integer")),
-            Some(_) => Err(Invalid::new("must be an integer")),
-        }
+    /// The one value a route needs, or a 400 naming it.
+    fn one<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Result<T, Problem> {
+        Ok(one(name, self.parse(name, parse))?)
     }
 
-    /// Records every member nobody took as an unknown field.
-    pub fn reject_unknown(self, errors: &mut FieldErrors) {
-        for name in self.members.keys() {
-            errors.reject(name, Invalid::new("is not a known field"));
-        }
+    /// Records in `errors` why `name` was rejected, if it was.
+    fn check<T>(
+        &self,
+        errors: &mut FieldErrors,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        errors.check(name, self.parse(name, parse))
     }
-}
-
-/// Requires a member that [`JsonObject::take_string`] found absent.
-pub fn required<T>(value: Result<Option<T>, Invalid>) -> Result<T, Invalid> {
-    value.and_then(|value| value.ok_or_else(|| Invalid::new("is required")))
 }
 
 /// A decoded query string (`application/x-www-form-urlencoded`).
@@ -139,17 +133,19 @@ impl Query {
         Self { pairs }
     }
 
+    /// The query of a request.
+    pub fn of<B>(request: &http::Request<B>) -> Self {
+        Self::parse(request.uri().query())
+    }
+}
+
+impl Fields for Query {
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
-    }
-
-    /// The first value of `name`, required.
-    pub fn require(&self, name: &str) -> Result<&str, Invalid> {
-        self.get(name).ok_or_else(|| Invalid::new("is required"))
     }
 }
 
@@ -229,28 +225,23 @@ mod tests {
     }
 
     #[test]
-    fn members_of_the_wrong_type_are_rejected_and_leftovers_reported() {
-        let mut object = match read(
-            Some("application/json"),
-            br#"{"s":1,"n":"x","i":4.5,"extra":true}"#,
-        ) {
-            Ok(object) => object,
-            Err(problem) => panic!("{problem:?}"),
-        };
-        assert!(object.take_string("s").is_err());
-        assert!(object.take_integer("n").is_err());
-        assert!(object.take_integer("i").is_err());
-        let mut errors = FieldErrors::new();
-        object.reject_unknown(&mut errors);
-        let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["extra"]);
-    }
-
-    #[test]
     fn query_values_are_percent_decoded() {
         let query = Query::parse(Some("id=a%2Eb&type=movie&id=second"));
         assert_eq!(query.get("id"), Some("a.b"));
         assert_eq!(query.get("type"), Some("movie"));
-        assert!(query.require("missing").is_err());
+    }
+
+    #[test]
+    fn a_missing_query_value_is_required_and_a_bad_one_names_its_field() {
+        let query = Query::parse(Some("limit=x"));
+        assert_eq!(
+            query.parse("missing", |raw| Ok(raw.len())),
+            Err(Invalid::new("is required"))
+        );
+        let problem = query.one("limit", |_| Err::<u8, _>(Invalid::new("bad")));
+        assert_eq!(
+            problem.err().map(|p| p.status()),
+            Some(StatusCode::BAD_REQUEST)
+        );
     }
 }

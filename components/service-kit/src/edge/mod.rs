@@ -1,0 +1,15 @@
+//! The HTTP edge every component shares: routing with 404 and 405, request reading, RFC 9457
+//! problems, sized responses and the health report. Everything that knows about HTTP is here;
+//! the rest of the kit is transport-free.
+
+pub mod health;
+pub mod problem;
+pub mod request;
+pub mod respond;
+pub mod routes;
+
+pub use health::Check;
+pub use problem::Problem;
+pub use request::{Fields, Query, RequestBody, json_object};
+pub use respond::HttpResponse;
+pub use routes::{Answer, HttpService, Params, Route, Routed, serve};

@@ -1,0 +1,271 @@
+//! Routing written once: a component declares its name, its route table, its health checks
+//! and one function per route; this module splits the path, captures `{name}` segments, serves
+//! `GET /health/{name}`, and answers what no route handles: 404 for an unknown path, 405 with
+//! `Allow` for a known path and another method.
+
+use super::health::{self, Check};
+use super::problem::Problem;
+use super::request::{Fields, RequestBody};
+use super::respond::HttpResponse;
+use http::{Method, Request};
+
+/// One route: a method, a path pattern and the component's name for the route. A pattern is
+/// a path whose `{name}` segments match any one segment and capture it under `name`, e.g.
+/// `/ratings/{recordType}/{recordId}`. Name captures after the fields they carry, so a 400
+/// names the same field as the pattern.
+pub type Route<K> = (Method, &'static str, K);
+
+/// What a route answers: a response, or the problem that stopped it.
+pub type Answer = Result<HttpResponse, Problem>;
+
+/// A request that matched a route, with the path parameters the route captured.
+pub struct Routed<B> {
+    pub params: Params,
+    pub request: Request<B>,
+}
+
+/// A component's HTTP surface: its name, route table and health checks, and what it does for
+/// each route.
+// Components are single-threaded, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait HttpService {
+    /// The service's name. Its health report answers `GET /health/{NAME}`, outside the
+    /// service's own paths so that no id can collide with it.
+    const NAME: &'static str;
+
+    /// The component's names for its routes.
+    type Route: Copy + 'static;
+
+    /// Every route the component serves. The same pattern may appear once per method; their
+    /// order is the order of the `Allow` header.
+    const ROUTES: &'static [Route<Self::Route>];
+
+    /// One check per store or dependency the service owns.
+    async fn health_checks(&self) -> Vec<Check>;
+
+    /// Handles a request that matched `route`.
+    async fn call<B: RequestBody>(&self, route: Self::Route, routed: Routed<B>) -> Answer;
+}
+
+/// Answers a request: the health report, the matching route's response, or the problem that
+/// stopped it.
+pub async fn serve<S: HttpService, B: RequestBody>(
+    service: &S,
+    request: Request<B>,
+) -> HttpResponse {
+    let outcome = if is_health_path(request.uri().path(), S::NAME) {
+        health_report(service, request.method()).await
+    } else {
+        match resolve(S::ROUTES, request.method(), request.uri().path()) {
+            Ok((route, params)) => service.call(route, Routed { params, request }).await,
+            Err(problem) => Err(problem),
+        }
+    };
+    outcome.unwrap_or_else(Problem::into_response)
+}
+
+fn is_health_path(path: &str, service: &str) -> bool {
+    path.strip_prefix("/health/") == Some(service)
+}
+
+async fn health_report<S: HttpService>(service: &S, method: &Method) -> Answer {
+    if method != Method::GET {
+        return Err(Problem::method_not_allowed(Method::GET.to_string()));
+    }
+    Ok(health::report(S::NAME, &service.health_checks().await))
+}
+
+/// The route for `method` on `path` and its captured parameters; 405 naming the methods the
+/// path does support, or 404 when no pattern matches the path.
+pub fn resolve<K: Copy>(
+    routes: &[Route<K>],
+    method: &Method,
+    path: &str,
+) -> Result<(K, Params), Problem> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for (route_method, pattern, route) in routes {
+        let Some(params) = capture(pattern, path) else {
+            continue;
+        };
+        if route_method == method {
+            return Ok((*route, params));
+        }
+        if !allowed.contains(&route_method.as_str()) {
+            allowed.push(route_method.as_str());
+        }
+    }
+    if allowed.is_empty() {
+        Err(Problem::not_found(format!("no resource at {path}")))
+    } else {
+        Err(Problem::method_not_allowed(allowed.join(", ")))
+    }
+}
+
+/// The parameters `pattern` captures from `path`, or `None` when it does not match.
+fn capture(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut wanted = segments(pattern);
+    let mut actual = segments(path);
+    let mut captured = Vec::new();
+    loop {
+        match (wanted.next(), actual.next()) {
+            (None, None) => return Some(Params { captured }),
+            (Some(want), Some(got)) => {
+                match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                    Some(name) => captured.push((name, got.to_owned())),
+                    None if want == got => {}
+                    None => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn segments(path: &str) -> std::str::Split<'_, char> {
+    path.trim_start_matches('/').split('/')
+}
+
+/// The `{name}` segments a route captured from the path, still raw (percent-encoded as sent).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Params {
+    captured: Vec<(&'static str, String)>,
+}
+
+impl Fields for Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.captured
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Named {
+        Collection,
+        Read,
+        Write,
+        Nested,
+    }
+
+    const ROUTES: &[Route<Named>] = &[
+        (Method::GET, "/things", Named::Collection),
+        (Method::GET, "/things/{id}", Named::Read),
+        (Method::PUT, "/things/{id}", Named::Write),
+        (
+            Method::DELETE,
+            "/things/{kind}/{id}/parts/{part}",
+            Named::Nested,
+        ),
+    ];
+
+    fn route(method: Method, path: &str) -> Result<(Named, Params), Problem> {
+        resolve(ROUTES, &method, path)
+    }
+
+    #[test]
+    fn a_pattern_matches_its_method_and_captures_named_segments() {
+        let (named, params) = route(Method::DELETE, "/things/movie/m1/parts/p%20q").unwrap();
+        assert_eq!(named, Named::Nested);
+        assert_eq!(params.get("kind"), Some("movie"));
+        assert_eq!(params.get("id"), Some("m1"));
+        assert_eq!(params.get("part"), Some("p%20q"), "captures stay raw");
+    }
+
+    #[test]
+    fn a_literal_pattern_matches_only_its_own_path() {
+        assert_eq!(
+            route(Method::GET, "/things").map(|r| r.0),
+            Ok(Named::Collection)
+        );
+        assert_eq!(
+            route(Method::GET, "/things/m1").map(|r| r.0),
+            Ok(Named::Read)
+        );
+    }
+
+    #[test]
+    fn another_method_on_a_known_path_is_405_listing_the_methods_in_table_order() {
+        let problem = route(Method::POST, "/things/m1")
+            .unwrap_err()
+            .into_response();
+        assert_eq!(problem.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(problem.headers()["allow"], "GET, PUT");
+    }
+
+    #[test]
+    fn a_path_no_pattern_matches_is_404() {
+        for path in ["/things/m1/extra", "/thing", "/", "/things/a/b/parts"] {
+            let status = route(Method::GET, path)
+                .map(|r| r.0)
+                .map_err(|p| p.status());
+            assert_eq!(status, Err(StatusCode::NOT_FOUND), "{path}");
+        }
+    }
+
+    struct Things;
+
+    impl HttpService for Things {
+        const NAME: &'static str = "things";
+        type Route = Named;
+        const ROUTES: &'static [Route<Named>] = ROUTES;
+
+        async fn health_checks(&self) -> Vec<Check> {
+            vec![Check::new("store", Ok::<_, String>(()))]
+        }
+
+        async fn call<B: RequestBody>(&self, _: Named, _: Routed<B>) -> Answer {
+            Ok(super::super::respond::empty(StatusCode::NO_CONTENT))
+        }
+    }
+
+    fn served(method: Method, uri: &str) -> HttpResponse {
+        let request = crate::testing::request(method, uri, None);
+        futures::executor::block_on(serve(&Things, request))
+    }
+
+    #[test]
+    fn the_health_route_of_the_service_answers_its_report() {
+        let response = served(Method::GET, "/health/things");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn the_health_route_refuses_other_methods_with_allow_get() {
+        let response = served(Method::POST, "/health/things");
+        assert_eq!(
+            (response.status(), response.headers().get("allow").cloned()),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(http::HeaderValue::from_static("GET"))
+            )
+        );
+    }
+
+    #[test]
+    fn another_services_health_route_is_404() {
+        assert_eq!(
+            served(Method::GET, "/health/other").status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn a_matched_route_is_called() {
+        assert_eq!(
+            served(Method::GET, "/things/m1").status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    #[test]
+    fn an_empty_segment_is_captured_as_empty_and_left_to_the_parser() {
+        let (_, params) = route(Method::GET, "/things/").unwrap();
+        assert_eq!(params.get("id"), Some(""));
+    }
+}

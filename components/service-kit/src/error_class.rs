@@ -1,0 +1,21 @@
+//! How a controller's error is seen from the edge, without naming any transport.
+//!
+//! Controllers return their own typed errors (`NotFound(MovieId)`, `NotRated(RecordKey)`, ...);
+//! each implements [`Classify`] once, and every surface maps the class to its own status
+//! (HTTP in [`crate::edge::problem`]; a gRPC status or a dead-letter entry in later surfaces).
+
+/// What kind of failure an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The addressed thing does not exist. The error's message may be shown to the client.
+    NotFound,
+    /// A service this one depends on failed. Clients learn which one, never why.
+    Upstream(&'static str),
+    /// Our own fault (storage, configuration). Clients learn nothing; the log gets the message.
+    Internal,
+}
+
+/// An error that knows its [`ErrorClass`].
+pub trait Classify: std::error::Error {
+    fn class(&self) -> ErrorClass;
+}
