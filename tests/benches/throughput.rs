@@ -1,6 +1,7 @@
 //! Throughput and latency of the movie system's main routes through the test host, over HTTP
 //! with keep-alive, as a load tool would see `spin up` (the same wasmtime pool Spin uses, but
-//! not Spin's listener: compare routes with each other, not with `SPIN-FACTS.md` absolutes).
+//! not Spin's listener: compare routes with each other, not with the absolute figures measured
+//! under Spin in `docs/spin-facts.md`).
 //!
 //! `cargo bench -p spin-test-host --bench throughput` (optional arguments: seconds per route,
 //! concurrent connections).
@@ -8,8 +9,7 @@
 use futures::future::join_all;
 use http::Method;
 use serde_json::json;
-use spin_test_host::{App, AppOptions};
-use std::path::Path;
+use spin_test_host::{App, AppOptions, movie_system};
 use std::time::{Duration, Instant};
 
 const MOVIES: usize = 100;
@@ -20,22 +20,8 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
 
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    spin_test_host::build::build_once(&repo.join("spin.toml"))?;
     let root = tempfile::tempdir()?;
-    let options = AppOptions {
-        storage_root: Some(root.path().to_owned()),
-        ignore_environment: true,
-        ..AppOptions::default()
-    };
-    let app = App::load(
-        &repo.join("spin.toml"),
-        Some(&repo.join("runtime-config.toml")),
-        options,
-    )?;
+    let app = movie_system::load(root.path(), AppOptions::default())?;
     seed(&app).await?;
     let server = app.serve().await?;
     println!("{connections} connections, {seconds} s per route, {MOVIES} movies");

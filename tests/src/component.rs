@@ -1,7 +1,6 @@
-//! One component of the app: its grants, its compiled code, and a pool of instances managed
-//! the way Spin 4.1 manages WASIp3 instances (wasmtime's `ProxyHandler`, which `wasmtime serve`
-//! uses too): up to `max_reuse` requests per instance, `max_concurrent` at once, dropped after
-//! `idle_timeout` without work, and dropped at once when it traps.
+//! One component of the app, whatever triggers it: its grants, its compiled and linked code,
+//! its log and its counters, and the store every new instance of it starts from. Triggers
+//! (`crate::triggers`) decide when instances are made and what is called on them.
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::key_value::KeyValueBackend;
@@ -10,21 +9,13 @@ use crate::outbound::{Chain, OutboundHooks};
 use crate::state::{HostState, SpinState};
 use crate::variables::ComponentVariables;
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-use wasmtime::component::{GuestTaskId, ResourceTable};
-use wasmtime::{Engine, Store, StoreContextMut};
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
-use wasmtime_wasi_http::handler::{
-    HandlerState, Instance, ProxyPre, ShouldAccept, ViewFn, WorkerExpiration, WorkerState,
-    WorkerStatus,
-};
 
 /// What one component may do, fixed when the app loads.
 pub struct ComponentConfig {
@@ -35,35 +26,6 @@ pub struct ComponentConfig {
     pub sqlite_databases: HashMap<String, PathBuf>,
     pub allowed_hosts: AllowedHosts,
     pub variables: ComponentVariables,
-}
-
-/// Instance reuse, as Spin's `--max-instance-reuse-count`,
-/// `--max-instance-concurrent-reuse-count` and `--idle-instance-timeout`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InstanceLimits {
-    pub max_reuse: usize,
-    pub max_concurrent: usize,
-    pub idle_timeout: Duration,
-}
-
-impl InstanceLimits {
-    /// A fresh instance for every request.
-    pub const NO_REUSE: Self = Self {
-        max_reuse: 1,
-        max_concurrent: 1,
-        idle_timeout: Duration::from_secs(1),
-    };
-}
-
-impl Default for InstanceLimits {
-    /// Spin 4.1's defaults (`SPIN-FACTS.md`).
-    fn default() -> Self {
-        Self {
-            max_reuse: 128,
-            max_concurrent: 16,
-            idle_timeout: Duration::from_secs(1),
-        }
-    }
 }
 
 /// Counters a test can read to see what a component cost: instances, and host calls made.
@@ -107,25 +69,22 @@ impl ComponentStats {
     }
 }
 
-/// The `HandlerState` of one component: makes stores and instances on demand.
+/// A component ready to run: linked against every host interface, but not bound to any
+/// export, so a component without `wasi:http/handler` loads as well as one with it.
 pub struct ComponentRuntime {
     pub config: Arc<ComponentConfig>,
     pub engine: Engine,
-    pub pre: ProxyPre<HostState>,
-    pub limits: InstanceLimits,
+    pub pre: InstancePre<HostState>,
     pub log: ComponentLog,
     pub stats: Arc<ComponentStats>,
+    /// Where its `*.spin.internal` requests go.
     pub chain: Chain,
 }
 
-impl HandlerState for ComponentRuntime {
-    type StoreData = HostState;
-    type WorkerExpiration = IdleExpiration;
-    type WorkerState = ReuseLimits;
-
-    async fn instantiate(
-        &self,
-    ) -> wasmtime::Result<Instance<HostState, IdleExpiration, ReuseLimits>> {
+impl ComponentRuntime {
+    /// A fresh store for one instance: stdout and stderr into the component's log, no
+    /// environment, no files, and the component's grants.
+    pub fn new_store(&self) -> Store<HostState> {
         let wasi = WasiCtx::builder()
             .stdout(self.log.clone())
             .stderr(self.log.clone())
@@ -144,95 +103,18 @@ impl HandlerState for ComponentRuntime {
                 stats: Arc::clone(&self.stats),
             },
         };
-        let mut store = Store::new(&self.engine, state);
-        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Store::new(&self.engine, state)
+    }
+
+    /// Counts an instance made from [`Self::new_store`].
+    pub fn instantiated(&self) {
         self.stats.instantiated.fetch_add(1, Ordering::SeqCst);
-        Ok(Instance {
-            store,
-            proxy,
-            view: ViewFn::P3(HostState::http_view),
-            expiration: IdleExpiration::new(self.limits.idle_timeout),
-            state: ReuseLimits {
-                limits: self.limits,
-                log: self.log.clone(),
-                stats: Arc::clone(&self.stats),
-            },
-        })
-    }
-}
-
-/// Decides whether an instance takes another request.
-pub struct ReuseLimits {
-    limits: InstanceLimits,
-    log: ComponentLog,
-    stats: Arc<ComponentStats>,
-}
-
-impl WorkerState for ReuseLimits {
-    type StoreData = HostState;
-    type RequestId = ();
-
-    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
-        if total >= self.limits.max_reuse {
-            ShouldAccept::Never
-        } else if concurrent >= self.limits.max_concurrent {
-            ShouldAccept::No
-        } else {
-            ShouldAccept::Yes
-        }
     }
 
-    fn on_request_start(
-        &self,
-        _: StoreContextMut<'_, HostState>,
-        _: (),
-        _: GuestTaskId,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        // No request timeout: `spin up` has none unless `--request-timeout` is given.
-        Box::pin(std::future::pending())
-    }
-
-    fn drop(&self, _: Store<HostState>, result: wasmtime::Result<()>) {
-        if let Err(error) = result {
-            self.stats.trapped.fetch_add(1, Ordering::SeqCst);
-            self.log
-                .note(&format!("instance ended with an error: {error:?}"));
-        }
-    }
-}
-
-/// Ends an instance after `idle` without requests.
-pub struct IdleExpiration {
-    idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl IdleExpiration {
-    fn new(idle: Duration) -> Self {
-        Self {
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-        }
-    }
-}
-
-impl WorkerExpiration for IdleExpiration {
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        status: WorkerStatus,
-        since: Instant,
-    ) -> Poll<()> {
-        if status != WorkerStatus::Idle {
-            return Poll::Pending;
-        }
-        let deadline = since + self.idle;
-        if Instant::now() >= deadline {
-            return Poll::Ready(());
-        }
-        self.timer
-            .as_mut()
-            .reset(tokio::time::Instant::from_std(deadline));
-        self.timer.as_mut().poll(cx)
+    /// Records that an instance ended with a trap or an error.
+    pub fn trapped(&self, error: &wasmtime::Error) {
+        self.stats.trapped.fetch_add(1, Ordering::SeqCst);
+        self.log
+            .note(&format!("instance ended with an error: {error:?}"));
     }
 }

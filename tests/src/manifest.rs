@@ -1,4 +1,8 @@
 //! `spin.toml` (manifest version 2): the parts of it this app uses, checked as Spin checks them.
+//!
+//! Every table rejects fields it does not model (`deny_unknown_fields`), and every trigger type
+//! the app may use is modelled, so a section the host does not understand (a new trigger, a
+//! component's `files`) stops the load instead of being silently ignored.
 
 use anyhow::{Context, bail, ensure};
 use serde::Deserialize;
@@ -19,22 +23,39 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Application {
     pub name: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
     #[serde(default)]
     pub trigger: ApplicationTrigger,
 }
 
+/// Settings that apply to every trigger of one type.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApplicationTrigger {
     #[serde(default)]
     pub http: Option<HttpApplicationConfig>,
+    #[serde(default)]
+    pub redis: Option<RedisApplicationConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpApplicationConfig {
     /// The base every route is under; `/` unless set.
     pub base: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisApplicationConfig {
+    /// The Redis server a `[[trigger.redis]]` without its own `address` subscribes to.
+    pub address: Option<String>,
 }
 
 /// An application variable: a default, or `required`; `secret` only hides it from logs.
@@ -48,16 +69,31 @@ pub struct VariableDecl {
     pub secret: bool,
 }
 
+/// The triggers Spin has built in. Any other `[[trigger.<type>]]` is rejected.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Triggers {
     #[serde(default)]
     pub http: Vec<HttpTrigger>,
+    #[serde(default)]
+    pub redis: Vec<RedisTrigger>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpTrigger {
     pub route: RouteDecl,
     pub component: String,
+}
+
+/// A subscription: messages published on `channel` run `component`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisTrigger {
+    pub channel: String,
+    pub component: String,
+    /// Overrides `[application.trigger.redis] address`.
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +120,7 @@ pub struct ComponentDecl {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BuildDecl {
     pub command: String,
     pub workdir: Option<String>,
@@ -127,6 +164,23 @@ impl Manifest {
                 bail!("route must be a string pattern or '{{ private = true }}'");
             }
         }
+        for trigger in &self.trigger.redis {
+            ensure!(
+                self.component.contains_key(&trigger.component),
+                "redis trigger for channel {:?} names unknown component {:?}",
+                trigger.channel,
+                trigger.component
+            );
+            ensure!(
+                !trigger.channel.is_empty(),
+                "a redis trigger needs a channel"
+            );
+            ensure!(
+                self.redis_address(trigger).is_some(),
+                "redis trigger for channel {:?} has no address, and [application.trigger.redis] none",
+                trigger.channel
+            );
+        }
         for (id, component) in &self.component {
             for name in component.variables.keys() {
                 ensure!(
@@ -136,6 +190,21 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+impl Manifest {
+    /// The address `trigger` subscribes at: its own, or the application's.
+    pub fn redis_address<'a>(&'a self, trigger: &'a RedisTrigger) -> Option<&'a str> {
+        trigger.address.as_deref().or_else(|| {
+            let application = self.application.trigger.redis.as_ref();
+            application.and_then(|redis| redis.address.as_deref())
+        })
+    }
+
+    /// The components some trigger of type `http` runs.
+    pub fn http_components(&self) -> impl Iterator<Item = &str> {
+        self.trigger.http.iter().map(|t| t.component.as_str())
     }
 }
 
@@ -167,6 +236,54 @@ mod tests {
         let manifest = Manifest::parse(MINIMAL).unwrap();
         assert_eq!(manifest.trigger.http.len(), 1);
         assert!(manifest.component["a"].allowed_outbound_hosts.is_empty());
+    }
+
+    fn error_of(text: &str) -> String {
+        format!("{:#}", Manifest::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn an_unknown_trigger_type_is_rejected() {
+        let text = format!(
+            "{MINIMAL}\n[[trigger.cron]]\ncron_expression = \"* * * * *\"\ncomponent = \"a\""
+        );
+        assert!(error_of(&text).contains("cron"), "{}", error_of(&text));
+    }
+
+    #[test]
+    fn an_unknown_field_of_a_trigger_is_rejected() {
+        let text = MINIMAL.replace("component = \"a\"", "component = \"a\"\nexecutor = {}");
+        assert!(error_of(&text).contains("executor"), "{}", error_of(&text));
+    }
+
+    #[test]
+    fn an_unknown_application_field_is_rejected() {
+        let text = MINIMAL.replace("name = \"t\"", "name = \"t\"\nflavour = \"x\"");
+        assert!(error_of(&text).contains("flavour"), "{}", error_of(&text));
+    }
+
+    #[test]
+    fn a_redis_trigger_subscribes_at_the_application_address() {
+        let text = format!(
+            "{MINIMAL}\n[application.trigger.redis]\naddress = \"redis://h:6379\"\n[[trigger.redis]]\nchannel = \"ratings\"\ncomponent = \"a\""
+        );
+        let manifest = Manifest::parse(&text).unwrap();
+        let trigger = &manifest.trigger.redis[0];
+        assert_eq!(
+            (trigger.channel.as_str(), manifest.redis_address(trigger)),
+            ("ratings", Some("redis://h:6379"))
+        );
+    }
+
+    #[test]
+    fn a_redis_trigger_without_any_address_is_rejected() {
+        let text =
+            format!("{MINIMAL}\n[[trigger.redis]]\nchannel = \"ratings\"\ncomponent = \"a\"");
+        assert!(
+            error_of(&text).contains("no address"),
+            "{}",
+            error_of(&text)
+        );
     }
 
     #[test]

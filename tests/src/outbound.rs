@@ -4,7 +4,8 @@
 
 use crate::app::AppShared;
 use crate::component::{ComponentConfig, ComponentStats};
-use crate::routing::RouteMatch;
+use crate::triggers::http::CHAINED_CLIENT;
+use crate::triggers::http::routing::RouteMatch;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -68,14 +69,15 @@ impl WasiHttpHooks for OutboundHooks {
                     .0
                     .upgrade()
                     .ok_or(ErrorCode::InternalError(Some("the app is gone".into())))?;
-                if !app.has_component(&target) {
+                if !app.http.has_component(&target) {
                     return Err(ErrorCode::DestinationNotFound.into());
                 }
                 let path = request.uri().path().to_owned();
                 let route = RouteMatch::chained(&target, &path);
                 let full_url = request.uri().to_string();
                 let response = app
-                    .dispatch(&route, request, &full_url, crate::app::CHAINED_CLIENT)
+                    .http
+                    .dispatch(&route, request, &full_url, CHAINED_CLIENT)
                     .await;
                 let response = response.map(|body| {
                     body.map_err(|error| ErrorCode::InternalError(Some(error.to_string())))

@@ -13,22 +13,35 @@ struct Client {
 
 impl Client {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request");
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
+        let text = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
+    /// GETs `path`, asserts the answer, naming the request if it differs.
+    async fn get(&self, path: &str, expected: (u16, Value)) {
+        let answer = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(answer, expected, "GET {path}");
     }
 
-    async fn put(&self, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, body).await
+    /// PUTs `body` to `path`, asserts the status, and returns the body.
+    async fn put(&self, path: &str, body: Option<Value>, status: u16) -> Value {
+        let (answered, body) = self.call(reqwest::Method::PUT, path, body).await;
+        assert_eq!(answered, status, "PUT {path}: {body}");
+        body
     }
 }
 
@@ -56,110 +69,82 @@ async fn scenario(limits: InstanceLimits) {
         "director": "Francis Ford Coppola"
     });
 
+    let stored = client
+        .put("/metadata/tt0068646", Some(godfather.clone()), 201)
+        .await;
     assert_eq!(
-        client
-            .put("/metadata/tt0068646", Some(godfather.clone()))
-            .await,
-        (201, godfather.clone())
+        stored, godfather,
+        "PUT /metadata/tt0068646 answers what it stored"
     );
-    assert_eq!(
-        client.get("/metadata/tt0068646").await,
-        (200, godfather.clone())
-    );
-
-    let (status, details) = client.get("/movies/tt0068646").await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        details,
-        json!({"id": "tt0068646", "metadata": godfather, "rating": null, "ratingCount": 0})
-    );
+    client
+        .get("/metadata/tt0068646", (200, godfather.clone()))
+        .await;
+    let unrated =
+        json!({"id": "tt0068646", "metadata": godfather, "rating": null, "ratingCount": 0});
+    client.get("/movies/tt0068646", (200, unrated)).await;
 
     for (user, value) in [("alice", 5), ("bob", 4), ("carol", 3)] {
-        let (status, stored) = client
-            .put(
-                &format!("/ratings/movie/tt0068646/users/{user}"),
-                Some(json!({"value": value})),
-            )
-            .await;
-        assert_eq!(status, 201, "{stored}");
+        let path = format!("/ratings/movie/tt0068646/users/{user}");
+        let stored = client.put(&path, Some(json!({"value": value})), 201).await;
         assert_eq!(
             stored,
-            json!({"recordType": "movie", "recordId": "tt0068646", "userId": user, "value": value})
+            json!({"recordType": "movie", "recordId": "tt0068646", "userId": user, "value": value}),
+            "PUT {path} answers what it stored"
         );
     }
-    let aggregate = client.get("/ratings/movie/tt0068646").await;
-    assert_eq!(
-        aggregate,
-        (
-            200,
-            json!({"recordType": "movie", "recordId": "tt0068646", "average": 4.0, "count": 3})
-        )
-    );
+    let aggregate = |average: f64| json!({"recordType": "movie", "recordId": "tt0068646", "average": average, "count": 3});
+    client
+        .get("/ratings/movie/tt0068646", (200, aggregate(4.0)))
+        .await;
 
     // carol changes her mind: her rating is replaced, not added.
-    let (status, _) = client
-        .put(
-            "/ratings/movie/tt0068646/users/carol",
-            Some(json!({"value": 5})),
-        )
+    let carol = "/ratings/movie/tt0068646/users/carol";
+    client.put(carol, Some(json!({"value": 5})), 200).await;
+    client
+        .get("/ratings/movie/tt0068646", (200, aggregate(14.0 / 3.0)))
         .await;
-    assert_eq!(status, 200);
-    let (_, aggregate) = client.get("/ratings/movie/tt0068646").await;
-    assert_eq!(aggregate["count"], 3);
-    assert_eq!(aggregate["average"], 14.0 / 3.0);
-
-    let (status, details) = client.get("/movies/tt0068646").await;
-    assert_eq!(status, 200);
-    assert_eq!(details["rating"], 14.0 / 3.0);
-    assert_eq!(details["ratingCount"], 3);
-    assert_eq!(details["metadata"], godfather);
+    let rated =
+        json!({"id": "tt0068646", "metadata": godfather, "rating": 14.0 / 3.0, "ratingCount": 3});
+    client.get("/movies/tt0068646", (200, rated)).await;
 }
 
 async fn book_routes(limits: InstanceLimits) {
     let (_app, _server, client) = serve(limits).await;
     let metadata =
         json!({"id": "m1", "title": "Heat", "description": "", "director": "Michael Mann"});
+    client
+        .put("/metadata/m1", Some(metadata.clone()), 201)
+        .await;
+    client.get("/metadata?id=m1", (200, metadata.clone())).await;
+    client
+        .get("/movie?id=m1", (200, json!({"metadata": metadata})))
+        .await;
+    let (unrated, _) = client
+        .call(reqwest::Method::GET, "/rating?id=m1&type=movie", None)
+        .await;
     assert_eq!(
-        client.put("/metadata/m1", Some(metadata.clone())).await.0,
-        201
+        unrated, 404,
+        "GET /rating?id=m1&type=movie before any rating"
     );
-    assert_eq!(client.get("/metadata?id=m1").await, (200, metadata.clone()));
 
-    assert_eq!(
-        client.get("/movie?id=m1").await,
-        (200, json!({"metadata": metadata}))
-    );
-    assert_eq!(client.get("/rating?id=m1&type=movie").await.0, 404);
-
-    assert_eq!(
-        client
-            .put("/rating?id=m1&type=movie&userId=u1&value=2", None)
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        client
-            .put("/rating?id=m1&type=movie&userId=u2&value=5", None)
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        client
-            .put("/rating?id=m1&type=movie&userId=u1&value=4", None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        client.get("/rating?id=m1&type=movie").await,
-        (200, json!(4.5))
-    );
-    assert_eq!(
-        client.get("/movie?id=m1").await,
-        (200, json!({"rating": 4.5, "metadata": metadata}))
-    );
+    client
+        .put("/rating?id=m1&type=movie&userId=u1&value=2", None, 201)
+        .await;
+    client
+        .put("/rating?id=m1&type=movie&userId=u2&value=5", None, 201)
+        .await;
+    client
+        .put("/rating?id=m1&type=movie&userId=u1&value=4", None, 200)
+        .await;
+    client
+        .get("/rating?id=m1&type=movie", (200, json!(4.5)))
+        .await;
+    client
+        .get(
+            "/movie?id=m1",
+            (200, json!({"rating": 4.5, "metadata": metadata})),
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,10 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::{AppOptions, InstanceLimits};
 
+const USERS: usize = 48;
+
+/// 48 users rate `m1` at once, each twice (the second a replacement) and each then reads the
+/// movie; returns the aggregate and how many rating instances served it all.
 async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize) {
     let app = common::movie_system_with(AppOptions {
         limits,
@@ -15,8 +19,7 @@ async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize
     app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "Busy"})))
         .await
         .unwrap();
-    let users = 48;
-    let writes = (0..users).map(|i| {
+    let writes = (0..USERS).map(|i| {
         let app = &app;
         async move {
             let path = format!("/ratings/movie/m1/users/u{i}");
@@ -30,13 +33,14 @@ async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize
                 .await
                 .unwrap();
             let movie = app.request(Method::GET, "/movies/m1", None).await.unwrap();
-            (first.status, again.status, movie.status)
+            (path, first.status, again.status, movie.status)
         }
     });
-    for (first, again, movie) in join_all(writes).await {
+    for (path, first, again, movie) in join_all(writes).await {
         assert_eq!(
             (first, again, movie),
-            (StatusCode::CREATED, StatusCode::OK, StatusCode::OK)
+            (StatusCode::CREATED, StatusCode::OK, StatusCode::OK),
+            "PUT {path} twice, then GET /movies/m1"
         );
     }
     let aggregate = app
@@ -51,21 +55,29 @@ async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize
     (aggregate, instances)
 }
 
+/// 48 users rate 1..5 in turn: ten each of 1, 2, 3, and nine each of 4, 5.
+fn expected_aggregate() -> serde_json::Value {
+    json!({"recordType": "movie", "recordId": "m1", "average": 141.0 / 48.0, "count": 48})
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn concurrent_writes_and_reads_agree_with_and_without_instance_reuse() {
-    let (shared, shared_instances) = concurrent_ratings(InstanceLimits::default()).await;
-    let (fresh, fresh_instances) = concurrent_ratings(InstanceLimits::NO_REUSE).await;
-    // 48 users rate 1..5 in turn: ten each of 1, 2, 3, and nine each of 4, 5.
-    let expected =
-        json!({"recordType": "movie", "recordId": "m1", "average": 141.0 / 48.0, "count": 48});
-    assert_eq!(shared, expected);
-    assert_eq!(fresh, expected);
+async fn concurrent_ratings_on_shared_instances_give_the_exact_aggregate() {
+    let (aggregate, instances) = concurrent_ratings(InstanceLimits::default()).await;
     assert!(
-        shared_instances < 96,
-        "Spin's reuse shares instances ({shared_instances})"
+        instances < 2 * USERS,
+        "precondition: Spin's reuse shares instances ({instances} for {} writes)",
+        2 * USERS
     );
+    assert_eq!(aggregate, expected_aggregate(), "GET /ratings/movie/m1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_ratings_on_fresh_instances_give_the_exact_aggregate() {
+    let (aggregate, instances) = concurrent_ratings(InstanceLimits::NO_REUSE).await;
     assert!(
-        fresh_instances >= 96 + 48,
-        "no reuse means one instance per request ({fresh_instances})"
+        instances >= 3 * USERS,
+        "precondition: one instance per request ({instances} for {} rating requests)",
+        3 * USERS
     );
+    assert_eq!(aggregate, expected_aggregate(), "GET /ratings/movie/m1");
 }

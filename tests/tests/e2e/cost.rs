@@ -12,80 +12,142 @@ fn stats(app: &App, component: &str) -> Arc<ComponentStats> {
     app.stats(component).expect("component exists")
 }
 
-/// Host calls so far: metadata statements and opens, rating statements and opens, movie
-/// outbound requests and key-value opens.
-fn host_calls(app: &App) -> [usize; 6] {
-    let (metadata, rating, movie) = (
-        stats(app, "metadata"),
-        stats(app, "rating"),
-        stats(app, "movie"),
-    );
-    [
-        metadata.sqlite_statements(),
-        metadata.sqlite_opens(),
-        rating.sqlite_statements(),
-        rating.sqlite_opens(),
-        movie.outbound_requests(),
-        movie.key_value_opens(),
-    ]
+/// The host calls the three components have made so far, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct HostCalls {
+    metadata_statements: usize,
+    metadata_opens: usize,
+    rating_statements: usize,
+    rating_opens: usize,
+    movie_outbound_requests: usize,
+    movie_key_value_opens: usize,
+}
+
+impl HostCalls {
+    fn of(app: &App) -> Self {
+        let (metadata, rating, movie) = (
+            stats(app, "metadata"),
+            stats(app, "rating"),
+            stats(app, "movie"),
+        );
+        Self {
+            metadata_statements: metadata.sqlite_statements(),
+            metadata_opens: metadata.sqlite_opens(),
+            rating_statements: rating.sqlite_statements(),
+            rating_opens: rating.sqlite_opens(),
+            movie_outbound_requests: movie.outbound_requests(),
+            movie_key_value_opens: movie.key_value_opens(),
+        }
+    }
+
+    /// The calls made since `earlier`.
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            metadata_statements: self.metadata_statements - earlier.metadata_statements,
+            metadata_opens: self.metadata_opens - earlier.metadata_opens,
+            rating_statements: self.rating_statements - earlier.rating_statements,
+            rating_opens: self.rating_opens - earlier.rating_opens,
+            movie_outbound_requests: self.movie_outbound_requests - earlier.movie_outbound_requests,
+            movie_key_value_opens: self.movie_key_value_opens - earlier.movie_key_value_opens,
+        }
+    }
 }
 
 async fn get_movie(app: &App) {
     let response = app.request(Method::GET, "/movies/m1", None).await.unwrap();
-    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.status, StatusCode::OK, "GET /movies/m1");
+}
+
+/// The movie system with `m1` stored and rated, and one movie view served so every instance
+/// is warm.
+async fn warm_system() -> common::MovieSystem {
+    let app = common::movie_system();
+    let put = app
+        .request(Method::PUT, "/metadata/m1", Some(json!({"title": "Cheap"})))
+        .await
+        .unwrap();
+    assert_eq!(put.status, StatusCode::CREATED, "PUT /metadata/m1");
+    let rate = app
+        .request(
+            Method::PUT,
+            "/ratings/movie/m1/users/u1",
+            Some(json!({"value": 4})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rate.status,
+        StatusCode::CREATED,
+        "PUT /ratings/movie/m1/users/u1"
+    );
+    get_movie(&app).await;
+    app
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn warm_reads_cost_one_statement_and_movies_two_upstream_calls() {
-    let app = common::movie_system();
-    app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "Cheap"})))
-        .await
-        .unwrap();
-    app.request(
-        Method::PUT,
-        "/ratings/movie/m1/users/u1",
-        Some(json!({"value": 4})),
-    )
-    .await
-    .unwrap();
-    // Warm: the first movie request may open connections and check the schema.
-    get_movie(&app).await;
-
-    let before = host_calls(&app);
-    let reads = 10;
-    for _ in 0..reads {
+async fn a_warm_movie_view_costs_one_statement_per_upstream_and_two_outbound_calls() {
+    let app = warm_system().await;
+    let before = HostCalls::of(&app);
+    let views = 10;
+    for _ in 0..views {
         get_movie(&app).await;
     }
-    let spent: Vec<usize> = host_calls(&app)
-        .iter()
-        .zip(before)
-        .map(|(after, before)| after - before)
-        .collect();
-    assert_eq!(spent, [reads, 0, reads, 0, 2 * reads, 0]);
+    let expected = HostCalls {
+        metadata_statements: views,
+        rating_statements: views,
+        movie_outbound_requests: 2 * views,
+        ..HostCalls::default()
+    };
     assert_eq!(
-        stats(&app, "metadata").instantiated(),
-        1,
-        "reads reused one metadata instance"
+        HostCalls::of(&app).since(before),
+        expected,
+        "{views} warm GET /movies/m1"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cold_instance_checks_the_schema_once_and_a_write_is_one_statement() {
+async fn warm_reads_reuse_one_instance() {
+    let app = warm_system().await;
+    for _ in 0..10 {
+        get_movie(&app).await;
+    }
+    assert_eq!(
+        stats(&app, "metadata").instantiated(),
+        1,
+        "metadata instances after 11 sequential GET /movies/m1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_instance_on_a_fresh_database_migrates_in_one_transaction() {
     let app = common::movie_system();
-    let metadata = stats(&app, "metadata");
     app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "A"})))
         .await
         .unwrap();
-    // Fresh database: read user_version, BEGIN IMMEDIATE, read it again inside the transaction,
-    // CREATE TABLE, set user_version, COMMIT; then the upsert.
+    let metadata = stats(&app, "metadata");
+    // Read user_version, BEGIN IMMEDIATE, read it again inside the transaction, CREATE TABLE,
+    // set user_version, COMMIT; then the upsert.
+    assert_eq!(
+        (metadata.sqlite_statements(), metadata.sqlite_opens()),
+        (7, 1),
+        "statements and opens of the first PUT /metadata/m1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_write_is_one_statement() {
+    let app = common::movie_system();
+    app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "A"})))
+        .await
+        .unwrap();
+    let metadata = stats(&app, "metadata");
     let cold = metadata.sqlite_statements();
-    assert_eq!((cold, metadata.sqlite_opens()), (7, 1));
     app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "B"})))
         .await
         .unwrap();
     assert_eq!(
         metadata.sqlite_statements() - cold,
         1,
-        "a warm write is one statement"
+        "statements of a second PUT /metadata/m1"
     );
 }

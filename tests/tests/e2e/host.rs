@@ -1,12 +1,14 @@
-//! Self-tests of the test host against `SPIN-FACTS.md`, with the probe component.
+//! Self-tests of the test host against what Spin was observed to do (`docs/spin-facts.md`),
+//! with the probe component.
 
 use super::common;
 
 use common::stub::{self, Canned};
 use http::{Method, StatusCode};
+use spin_test_host::triggers::redis::Subscription;
 use spin_test_host::{App, AppOptions, InstanceLimits, TestResponse};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn probe_dir() -> PathBuf {
@@ -48,8 +50,15 @@ fn probe(upstream: &str) -> ProbeApp {
     .expect("probe app loads")
 }
 
+/// A probe app whose upstream is a port nobody listens on.
+fn probe_alone() -> ProbeApp {
+    probe("http://127.0.0.1:9")
+}
+
 async fn get(app: &App, path: &str) -> TestResponse {
-    app.request(Method::GET, path, None).await.expect("request")
+    app.request(Method::GET, path, None)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e:#}"))
 }
 
 async fn text(app: &App, path: &str) -> String {
@@ -57,44 +66,82 @@ async fn text(app: &App, path: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_exact_route_beats_a_wildcard_and_named_segments_are_passed_on() {
-    let p = probe("http://127.0.0.1:9");
+async fn an_exact_route_beats_a_wildcard() {
+    let p = probe_alone();
     let exact = get(&p.app, "/probe/exact").await.json();
-    assert_eq!(exact["spin-raw-component-route"], "/probe/exact");
-    let wildcard = get(&p.app, "/probe/other/thing?q=1").await.json();
-    assert_eq!(wildcard["spin-raw-component-route"], "/probe/...");
-    assert_eq!(wildcard["spin-component-route"], "/probe");
-    assert_eq!(wildcard["spin-path-info"], "/other/thing");
-    assert_eq!(wildcard["spin-matched-route"], "/probe/...");
-    assert_eq!(wildcard["spin-base-path"], "/");
     assert_eq!(
-        wildcard["spin-full-url"],
-        "http://127.0.0.1:3000/probe/other/thing?q=1"
+        exact["spin-raw-component-route"], "/probe/exact",
+        "GET /probe/exact: {exact}"
     );
-    assert_eq!(
-        wildcard["uri"],
-        "http://127.0.0.1:3000/probe/other/thing?q=1"
-    );
-    assert_eq!(wildcard["spin-client-addr"], "127.0.0.1:50000");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wildcard_route_passes_spins_headers_and_an_absolute_uri() {
+    let p = probe_alone();
+    let seen = get(&p.app, "/probe/other/thing?q=1").await.json();
+    let url = "http://127.0.0.1:3000/probe/other/thing?q=1";
+    let expected = serde_json::json!({
+        "spin-raw-component-route": "/probe/...",
+        "spin-component-route": "/probe",
+        "spin-path-info": "/other/thing",
+        "spin-matched-route": "/probe/...",
+        "spin-base-path": "/",
+        "spin-full-url": url,
+        "uri": url,
+        "spin-client-addr": "127.0.0.1:50000",
+    });
+    for (name, value) in expected.as_object().into_iter().flatten() {
+        assert_eq!(&seen[name], value, "{name} of GET /probe/other/thing?q=1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn named_segments_are_passed_on_as_headers() {
+    let p = probe_alone();
     let named = get(&p.app, "/m/42/x/rest").await.json();
-    assert_eq!(named["spin-path-match-id"], "42");
-    assert_eq!(named["spin-path-info"], "/rest");
+    assert_eq!(
+        (
+            named["spin-path-match-id"].clone(),
+            named["spin-path-info"].clone()
+        ),
+        (serde_json::json!("42"), serde_json::json!("/rest")),
+        "GET /m/42/x/rest: {named}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unrouted_path_is_404_with_an_empty_body() {
-    let p = probe("http://127.0.0.1:9");
+    let p = probe_alone();
     let response = get(&p.app, "/nowhere").await;
-    assert_eq!(response.status, StatusCode::NOT_FOUND);
-    assert!(response.body.is_empty());
-    assert_eq!(response.header("content-length"), Some("0"));
+    assert_eq!(
+        (
+            response.status,
+            response.body.len(),
+            response.header("content-length")
+        ),
+        (StatusCode::NOT_FOUND, 0, Some("0")),
+        "GET /nowhere"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn stores_open_only_when_granted_and_otherwise_deny_access() {
-    let p = probe("http://127.0.0.1:9");
-    assert_eq!(text(&p.app, "/probe/kv/cache").await, "ok Ok(Some([118]))");
-    assert_eq!(text(&p.app, "/probe/sqlite/data").await, "ok Ok(1)");
+async fn granted_stores_open() {
+    let p = probe_alone();
+    assert_eq!(
+        text(&p.app, "/probe/kv/cache").await,
+        "ok Ok(Some([118]))",
+        "GET /probe/kv/cache"
+    );
+    assert_eq!(
+        text(&p.app, "/probe/sqlite/data").await,
+        "ok Ok(1)",
+        "GET /probe/sqlite/data"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stores_not_granted_deny_access_whether_or_not_they_exist() {
+    let p = probe_alone();
     for path in [
         "/probe/kv/default",
         "/probe/kv/missing",
@@ -102,96 +149,179 @@ async fn stores_open_only_when_granted_and_otherwise_deny_access() {
         "/probe/sqlite/default",
         "/probe/sqlite/missing",
     ] {
-        assert_eq!(text(&p.app, path).await, "Error::AccessDenied", "{path}");
+        assert_eq!(
+            text(&p.app, path).await,
+            "Error::AccessDenied",
+            "GET {path}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_granted_an_undeclared_store_does_not_load() {
+    spin_test_host::build::build_once(&probe_dir().join("spin.toml")).expect("the probe builds");
     let manifest = std::fs::read_to_string(probe_dir().join("spin.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let broken = manifest.replace(
-        "key_value_stores = [\"cache\"]",
-        "key_value_stores = [\"undeclared\"]",
-    );
+    let target = common::repo_root().join("target");
+    let broken = manifest
+        .replace("../../../target", &target.display().to_string())
+        .replace(
+            "key_value_stores = [\"cache\"]",
+            "key_value_stores = [\"undeclared\"]",
+        );
     std::fs::write(dir.path().join("spin.toml"), broken).unwrap();
-    let error = App::load(
+    let options = AppOptions {
+        variables: [("who".to_owned(), "x".to_owned())].into(),
+        storage_root: Some(dir.path().to_owned()),
+        ..AppOptions::default()
+    };
+    let loaded = App::load(
         &dir.path().join("spin.toml"),
         Some(&probe_dir().join("runtime-config.toml")),
-        AppOptions::default(),
+        options,
     );
-    assert!(error.is_err());
+    let error = loaded.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(
+        error.contains("undeclared"),
+        "loading with an undeclared store: {error:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn variables_render_templates_and_undeclared_ones_are_undefined() {
-    let p = probe("http://127.0.0.1:9");
-    assert_eq!(text(&p.app, "/probe/var/greeting").await, "ok hello world");
+async fn a_component_variable_renders_its_template() {
+    let p = probe_alone();
+    assert_eq!(
+        text(&p.app, "/probe/var/greeting").await,
+        "ok hello world",
+        "GET /probe/var/greeting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undeclared_variable_is_undefined_with_spins_message() {
+    let p = probe_alone();
     assert_eq!(
         text(&p.app, "/probe/var/nope").await,
-        "Error::Undefined(\"no variable for \\\"probe\\\".\\\"nope\\\"\")"
-    );
-    assert!(
-        load(&[], InstanceLimits::default()).is_err(),
-        "a required variable without value must stop the load"
+        "Error::Undefined(\"no variable for \\\"probe\\\".\\\"nope\\\"\")",
+        "GET /probe/var/nope"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn outbound_requests_go_only_to_allowed_hosts_rendered_from_templates() {
+async fn a_required_variable_without_a_value_stops_the_load() {
+    assert!(
+        load(&[], InstanceLimits::default()).is_err(),
+        "loading the probe app without `who`"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbound_request_reaches_an_allowed_host_rendered_from_a_template() {
+    let upstream = stub::start(Canned::json(200, serde_json::json!({"up": true}))).await;
+    let p = probe(&upstream.url());
+    let path = format!("/probe/fetch?url={}/x", upstream.url());
+    assert_eq!(
+        text(&p.app, &path).await,
+        "status 200 {\"up\":true}",
+        "GET {path}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbound_request_to_another_host_is_denied_without_leaving_the_host() {
     let upstream = stub::start(Canned::json(200, serde_json::json!({"up": true}))).await;
     let other = stub::start(Canned::json(200, serde_json::json!({"other": true}))).await;
     let p = probe(&upstream.url());
-    let allowed = text(&p.app, &format!("/probe/fetch?url={}/x", upstream.url())).await;
-    assert_eq!(allowed, "status 200 {\"up\":true}");
-    let denied = text(&p.app, &format!("/probe/fetch?url={}/x", other.url())).await;
-    assert_eq!(denied, "ErrorCode::HttpRequestDenied");
-    assert_eq!(other.hits(), 0);
-    let not_granted = text(&p.app, "/probe/fetch?url=http://rating.spin.internal/x").await;
-    assert_eq!(not_granted, "ErrorCode::HttpRequestDenied");
+    let path = format!("/probe/fetch?url={}/x", other.url());
+    assert_eq!(
+        (text(&p.app, &path).await.as_str(), other.hits()),
+        ("ErrorCode::HttpRequestDenied", 0),
+        "GET {path}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chaining_to_a_component_not_granted_is_denied() {
+    let p = probe_alone();
+    let path = "/probe/fetch?url=http://rating.spin.internal/x";
+    assert_eq!(
+        text(&p.app, path).await,
+        "ErrorCode::HttpRequestDenied",
+        "GET {path}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn service_chaining_reaches_private_components_with_spins_headers() {
-    let p = probe("http://127.0.0.1:9");
-    let body = text(
-        &p.app,
-        "/probe/fetch?url=http://hidden.spin.internal/deep/path?x=1",
-    )
-    .await;
-    let json: serde_json::Value =
-        serde_json::from_str(body.trim_start_matches("status 200 ")).unwrap();
-    assert_eq!(json["spin-path-info"], "/deep/path");
-    assert_eq!(json["spin-matched-route"], "/...");
-    assert_eq!(json["spin-component-route"], "");
-    assert_eq!(json["spin-client-addr"], "0.0.0.0:0");
-    assert_eq!(json["uri"], "http://hidden.spin.internal/deep/path?x=1");
-    // `exact` has no allowed hosts: a chained request into it cannot go further.
-    let nested = text(
-        &p.app,
-        "/probe/fetch?url=http://exact.spin.internal/fetch%3Furl%3Dhttp://hidden.spin.internal/",
-    )
-    .await;
-    assert_eq!(nested, "status 200 ErrorCode::HttpRequestDenied");
+    let p = probe_alone();
+    let path = "/probe/fetch?url=http://hidden.spin.internal/deep/path?x=1";
+    let body = text(&p.app, path).await;
+    let seen: serde_json::Value =
+        serde_json::from_str(body.trim_start_matches("status 200 ")).unwrap_or_default();
+    let expected = serde_json::json!({
+        "spin-path-info": "/deep/path",
+        "spin-matched-route": "/...",
+        "spin-component-route": "",
+        "spin-client-addr": "0.0.0.0:0",
+        "uri": "http://hidden.spin.internal/deep/path?x=1",
+    });
+    for (name, value) in expected.as_object().into_iter().flatten() {
+        assert_eq!(&seen[name], value, "{name} of GET {path}: {body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_panic_is_a_500_with_an_empty_body_and_the_next_request_gets_a_new_instance() {
-    let p = probe("http://127.0.0.1:9");
-    assert_eq!(text(&p.app, "/probe/count").await, "1");
+async fn a_chained_component_keeps_its_own_outbound_grants() {
+    let p = probe_alone();
+    // `exact` has no allowed hosts: a chained request into it cannot go further.
+    let path =
+        "/probe/fetch?url=http://exact.spin.internal/fetch%3Furl%3Dhttp://hidden.spin.internal/";
+    assert_eq!(
+        text(&p.app, path).await,
+        "status 200 ErrorCode::HttpRequestDenied",
+        "GET {path}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_is_a_500_with_an_empty_body() {
+    let p = probe_alone();
     let response = get(&p.app, "/probe/panic").await;
-    assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(response.body.is_empty());
-    assert_eq!(response.header("content-length"), Some("0"));
+    assert_eq!(
+        (
+            response.status,
+            response.body.len(),
+            response.header("content-length")
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, 0, Some("0")),
+        "GET /probe/panic"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_panic_the_next_request_gets_a_new_instance() {
+    let p = probe_alone();
     assert_eq!(
         text(&p.app, "/probe/count").await,
         "1",
-        "a fresh instance starts counting again"
+        "first GET /probe/count"
     );
+    get(&p.app, "/probe/panic").await;
+    assert_eq!(
+        text(&p.app, "/probe/count").await,
+        "1",
+        "GET /probe/count after GET /probe/panic starts counting again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_message_goes_to_the_components_log() {
+    let p = probe_alone();
+    get(&p.app, "/probe/panic").await;
+    let log = p.app.log("probe");
     assert!(
-        p.app.log("probe").contains("the probe was asked to panic"),
-        "{}",
-        p.app.log("probe")
+        log.contains("the probe was asked to panic"),
+        "log after GET /probe/panic: {log}"
     );
 }
 
@@ -234,12 +364,12 @@ async fn a_panic_kills_the_requests_in_flight_on_the_same_instance() {
         if p.app.stats("probe").map(|s| s.instantiated()) != Some(1) {
             continue;
         }
-        assert_eq!(panicked.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(first.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(second.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "the waiting requests died with the instance"
+        let statuses = (first.status, second.status, panicked.status);
+        let failed = StatusCode::INTERNAL_SERVER_ERROR;
+        assert_eq!(
+            (statuses, started.elapsed() < Duration::from_secs(4)),
+            ((failed, failed, failed), true),
+            "two GET {path} in flight when GET /probe/panic ran on their instance"
         );
         return;
     }
@@ -247,51 +377,143 @@ async fn a_panic_kills_the_requests_in_flight_on_the_same_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn instances_are_reused_up_to_the_limit_and_dropped_when_idle() {
+async fn an_instance_serves_up_to_its_reuse_limit() {
     let limits = InstanceLimits {
         max_reuse: 3,
-        max_concurrent: 16,
-        idle_timeout: Duration::from_millis(300),
+        ..InstanceLimits::default()
     };
     let p = load(&[("who", "x")], limits).unwrap();
     let mut counts = Vec::new();
     for _ in 0..5 {
         counts.push(text(&p.app, "/probe/count").await);
     }
-    assert_eq!(counts, ["1", "2", "3", "1", "2"]);
+    assert_eq!(
+        counts,
+        ["1", "2", "3", "1", "2"],
+        "five GET /probe/count, reuse limit 3"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_instance_is_dropped() {
+    let limits = InstanceLimits {
+        idle_timeout: Duration::from_millis(300),
+        ..InstanceLimits::default()
+    };
+    let p = load(&[("who", "x")], limits).unwrap();
+    text(&p.app, "/probe/count").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         text(&p.app, "/probe/count").await,
         "1",
-        "an idle instance is dropped"
+        "GET /probe/count after 600 ms idle, idle timeout 300 ms"
     );
-
-    let fresh = load(&[("who", "x")], InstanceLimits::NO_REUSE).unwrap();
-    for _ in 0..3 {
-        assert_eq!(text(&fresh.app, "/probe/count").await, "1");
-    }
-    assert_eq!(fresh.app.stats("probe").map(|s| s.instantiated()), Some(3));
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_server_speaks_http1_and_h2c() {
-    let p = probe("http://127.0.0.1:9");
+async fn without_reuse_every_request_gets_a_new_instance() {
+    let fresh = load(&[("who", "x")], InstanceLimits::NO_REUSE).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            text(&fresh.app, "/probe/count").await,
+            "1",
+            "GET /probe/count"
+        );
+    }
+    assert_eq!(
+        fresh.app.stats("probe").map(|s| s.instantiated()),
+        Some(3),
+        "instances after three GET /probe/count"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_speaks_http1() {
+    let p = probe_alone();
     let server = p.app.serve().await.unwrap();
     let url = format!("{}/probe/exact", server.url());
-    let http1 = reqwest::Client::new().get(&url).send().await.unwrap();
-    assert_eq!(http1.version(), reqwest::Version::HTTP_11);
+    let response = reqwest::Client::new().get(&url).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_11, "GET {url}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_speaks_h2c_with_the_clients_address() {
+    let p = probe_alone();
+    let server = p.app.serve().await.unwrap();
+    let url = format!("{}/probe/exact", server.url());
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
         .unwrap();
     let response = h2.get(&url).send().await.unwrap();
-    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let version = response.version();
     let json: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(json["spin-raw-component-route"], "/probe/exact");
+    let client = json["spin-client-addr"].as_str().unwrap_or_default();
+    assert_eq!(
+        (version, client.starts_with("127.0.0.1:")),
+        (reqwest::Version::HTTP_2, true),
+        "GET {url} over h2c: {json}"
+    );
+}
+
+/// The smallest valid component: no imports and no exports, so no `wasi:http/handler`.
+const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+/// An app whose one component is [`EMPTY_COMPONENT`] under `trigger`, in `dir`.
+fn app_with_empty_component(dir: &Path, trigger: &str) -> anyhow::Result<App> {
+    std::fs::write(dir.join("empty.wasm"), EMPTY_COMPONENT)?;
+    let manifest = format!(
+        "spin_manifest_version = 2\n\
+         [application]\nname = \"t\"\n\
+         [variables]\nredis_host = {{ default = \"127.0.0.1\" }}\n\
+         {trigger}\n\
+         [component.quiet]\nsource = \"empty.wasm\"\n"
+    );
+    std::fs::write(dir.join("spin.toml"), manifest)?;
+    App::load(&dir.join("spin.toml"), None, AppOptions::default())
+}
+
+const REDIS_TRIGGER: &str = "[application.trigger.redis]\n\
+     address = \"redis://{{ redis_host }}:6379\"\n\
+     [[trigger.redis]]\nchannel = \"ratings\"\ncomponent = \"quiet\"";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_without_wasi_http_loads_under_a_redis_trigger() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = app_with_empty_component(dir.path(), REDIS_TRIGGER);
     assert!(
-        json["spin-client-addr"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("127.0.0.1:")
+        loaded.is_ok(),
+        "loading a Redis-triggered component: {:?}",
+        loaded.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_subscription_renders_its_address_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_empty_component(dir.path(), REDIS_TRIGGER).unwrap();
+    let expected = Subscription {
+        address: "redis://127.0.0.1:6379".into(),
+        channel: "ratings".into(),
+        component: "quiet".into(),
+    };
+    assert_eq!(
+        app.redis_subscriptions(),
+        [expected],
+        "subscriptions of {REDIS_TRIGGER}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_without_wasi_http_under_an_http_trigger_stops_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let trigger = "[[trigger.http]]\nroute = \"/q/...\"\ncomponent = \"quiet\"";
+    let error = app_with_empty_component(dir.path(), trigger)
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+    assert!(
+        error.contains("does not export wasi:http/handler"),
+        "loading an HTTP-triggered component without the export: {error:?}"
     );
 }

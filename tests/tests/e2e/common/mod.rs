@@ -1,18 +1,14 @@
 //! Loading this repository's app for end-to-end tests.
-#![allow(dead_code)]
 
 pub mod probe;
 pub mod stub;
 
-use spin_test_host::{App, AppOptions, InstanceLimits};
+use spin_test_host::{App, AppOptions, movie_system};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_owned()
+    movie_system::repo_root()
 }
 
 /// The movie system with its stores in a fresh temporary directory.
@@ -28,19 +24,9 @@ impl Deref for MovieSystem {
     }
 }
 
-/// Builds the components (once per test process) and loads `spin.toml` with
-/// `runtime-config.toml`, storing data under `root`.
-pub fn load_in(root: &Path, mut options: AppOptions) -> App {
-    let manifest = repo_root().join("spin.toml");
-    spin_test_host::build::build_once(&manifest).expect("components build");
-    options.storage_root = Some(root.to_owned());
-    options.ignore_environment = true;
-    App::load(
-        &manifest,
-        Some(&repo_root().join("runtime-config.toml")),
-        options,
-    )
-    .expect("app loads")
+/// The movie system storing its data under `root` (which may hold an earlier run's data).
+pub fn load_in(root: &Path, options: AppOptions) -> App {
+    movie_system::load(root, options).expect("the movie system builds and loads")
 }
 
 pub fn movie_system_with(options: AppOptions) -> MovieSystem {
@@ -53,9 +39,4 @@ pub fn movie_system_with(options: AppOptions) -> MovieSystem {
 
 pub fn movie_system() -> MovieSystem {
     movie_system_with(AppOptions::default())
-}
-
-/// Both reuse settings the suite runs under: Spin's defaults and a fresh instance per request.
-pub fn reuse_settings() -> [InstanceLimits; 2] {
-    [InstanceLimits::default(), InstanceLimits::NO_REUSE]
 }

@@ -58,7 +58,7 @@ async fn accept(listener: TcpListener, app: Arc<AppShared>) {
                         body.map_err(|_| handler::ErrorCode::from(ErrorCode::HttpProtocolError))
                             .boxed_unsync()
                     });
-                    let response = app.handle(request, client).await;
+                    let response = app.http.handle(request, client).await;
                     Ok::<_, Infallible>(
                         response
                             .map(|body| body.map_err(|e| std::io::Error::other(format!("{e:?}")))),
