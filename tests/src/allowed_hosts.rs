@@ -89,7 +89,7 @@ impl AllowedHosts {
     }
 
     /// Whether a request to `uri` may leave the component. Nothing is implicitly allowed:
-    /// not loopback, not `self`, not `*.spin.internal` (`SPIN-FACTS.md`).
+    /// not loopback, not `self`, not `*.spin.internal` (`docs/spin-facts.md`).
     pub fn allows(&self, uri: &Uri) -> bool {
         let Some(scheme) = uri.scheme_str() else {
             return false;

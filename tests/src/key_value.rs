@@ -80,7 +80,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         accessor.with(|mut access| {
             let view = access.get();
             // Spin answers access-denied both for a label not granted and one that does not
-            // exist (`SPIN-FACTS.md`); granted labels were checked to exist at load.
+            // exist (`docs/spin-facts.md`); granted labels were checked to exist at load.
             let Some(backend) = view.state.key_value_store(&label) else {
                 return Ok(Err(Error::AccessDenied));
             };

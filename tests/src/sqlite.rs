@@ -89,7 +89,7 @@ async fn on_blocking_thread<R: Send + 'static>(
 
 impl SpinView<'_> {
     /// The database file for `label`, or access-denied: Spin gives that both for a label not
-    /// granted and for one that does not exist (`SPIN-FACTS.md`).
+    /// granted and for one that does not exist (`docs/spin-facts.md`).
     fn database(&self, label: &str) -> Result<PathBuf, Error> {
         let path = self.state.component.sqlite_databases.get(label).cloned();
         let path = path.ok_or(Error::AccessDenied)?;

@@ -102,7 +102,7 @@ impl ComponentVariables {
     }
 
     /// What the guest gets for `get(name)`; the undefined message is Spin's, word for word
-    /// (`SPIN-FACTS.md`).
+    /// (`docs/spin-facts.md`).
     pub fn get(&self, name: &str) -> Result<String, GetError> {
         if !is_variable_name(name) {
             return Err(GetError::InvalidName(format!(
