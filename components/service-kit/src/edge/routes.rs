@@ -11,8 +11,8 @@ use http::{Method, Request};
 
 /// One route: a method, a path pattern and the component's name for the route. A pattern is
 /// a path whose `{name}` segments match any one segment and capture it under `name`, e.g.
-/// `/ratings/{recordType}/{recordId}`. Name captures after the fields they carry, so a 400
-/// names the same field as the pattern.
+/// `/ratings/{recordType}/{recordId}`. Captures are named after the fields they carry, so a
+/// 400 names the same field as the pattern.
 pub type Route<K> = (Method, &'static str, K);
 
 /// What a route answers: a response, or the problem that stopped it.
@@ -82,15 +82,17 @@ pub fn resolve<K: Copy>(
     method: &Method,
     path: &str,
 ) -> Result<(K, Params), Problem> {
-    let mut allowed: Vec<&str> = Vec::new();
-    for (route_method, pattern, route) in routes {
-        let Some(params) = capture(pattern, path) else {
-            continue;
-        };
-        if route_method == method {
+    let for_method = routes
+        .iter()
+        .filter(|(route_method, ..)| route_method == method);
+    for (_, pattern, route) in for_method {
+        if let Some(params) = capture(pattern, path) {
             return Ok((*route, params));
         }
-        if !allowed.contains(&route_method.as_str()) {
+    }
+    let mut allowed: Vec<&str> = Vec::new();
+    for (route_method, pattern, _) in routes {
+        if capture(pattern, path).is_some() && !allowed.contains(&route_method.as_str()) {
             allowed.push(route_method.as_str());
         }
     }
