@@ -2,7 +2,8 @@
 //! which server, read from `[[trigger.redis]]` and `[application.trigger.redis]`.
 //!
 //! What the host does today: loads and links each subscribed component without asking it to
-//! export `wasi:http`, renders `{{ variable }}` templates in addresses as Spin does, and
+//! export `wasi:http`, renders `{{ variable }}` templates in addresses and channels as Spin
+//! does (a trigger may read `channel = "{{ redis_channel }}"`), and
 //! exposes the subscriptions. It does not yet connect to Redis or deliver messages: nothing in
 //! the app subscribes yet. Delivery (calling `spin:redis/inbound-redis@3.0.0#handle-message`)
 //! belongs here when the first Redis-triggered component arrives.
@@ -34,7 +35,7 @@ impl RedisTrigger {
                 let address = manifest.redis_address(trigger).unwrap_or_default();
                 Ok(Subscription {
                     address: variables.render(address)?,
-                    channel: trigger.channel.clone(),
+                    channel: variables.render(&trigger.channel)?,
                     component: trigger.component.clone(),
                 })
             })

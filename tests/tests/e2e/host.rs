@@ -466,6 +466,7 @@ fn app_with_empty_component(dir: &Path, trigger: &str) -> anyhow::Result<App> {
         "spin_manifest_version = 2\n\
          [application]\nname = \"t\"\n\
          [variables]\nredis_host = {{ default = \"127.0.0.1\" }}\n\
+         redis_channel = {{ default = \"ratings\" }}\n\
          {trigger}\n\
          [component.quiet]\nsource = \"empty.wasm\"\n"
     );
@@ -475,7 +476,7 @@ fn app_with_empty_component(dir: &Path, trigger: &str) -> anyhow::Result<App> {
 
 const REDIS_TRIGGER: &str = "[application.trigger.redis]\n\
      address = \"redis://{{ redis_host }}:6379\"\n\
-     [[trigger.redis]]\nchannel = \"ratings\"\ncomponent = \"quiet\"";
+     [[trigger.redis]]\nchannel = \"{{ redis_channel }}\"\ncomponent = \"quiet\"";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_without_wasi_http_loads_under_a_redis_trigger() {
@@ -489,7 +490,7 @@ async fn a_component_without_wasi_http_loads_under_a_redis_trigger() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_redis_subscription_renders_its_address_template() {
+async fn a_redis_subscription_renders_its_address_and_channel_templates() {
     let dir = tempfile::tempdir().unwrap();
     let app = app_with_empty_component(dir.path(), REDIS_TRIGGER).unwrap();
     let expected = Subscription {
