@@ -119,11 +119,7 @@ impl App {
             linked.insert(id.clone(), Linked { config, pre });
         }
 
-        let pres = linked
-            .iter()
-            .map(|(id, linked)| (id.clone(), linked.pre.clone()))
-            .collect();
-        let http = HttpPlan::new(&manifest, &pres)?;
+        let http = HttpPlan::new(&manifest, |id| linked.get(id).map(|l: &Linked| &l.pre))?;
         let redis = RedisTrigger::new(&manifest, &variables)?;
 
         let shared = Arc::new_cyclic(|weak| {

@@ -42,7 +42,7 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {
         let Routed { params, request } = routed;
         match route {
-            MetadataRoute::FindOrList => find_or_list(self, &Query::of(&request), &request).await,
+            MetadataRoute::FindOrList => find_or_list(self, &request).await,
             MetadataRoute::Get => get(self, params.one("id", MovieId::parse)?, &request).await,
             MetadataRoute::Put => put(self, params.one("id", MovieId::parse)?, request).await,
             MetadataRoute::Delete => delete(self, params.one("id", MovieId::parse)?).await,
@@ -50,11 +50,12 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     }
 }
 
+/// The book's lookup by `?id=`, or else a page of the listing.
 async fn find_or_list<R: MetadataRepository, B>(
     controller: &MetadataController<R>,
-    query: &Query,
     request: &Request<B>,
 ) -> Answer {
+    let query = Query::of(request);
     if query.get("id").is_some() {
         return get(controller, query.one("id", MovieId::parse)?, request).await;
     }

@@ -42,18 +42,18 @@ pub struct HttpPlan {
 }
 
 impl HttpPlan {
-    pub fn new(
+    /// `linked` finds a component's linked code by id.
+    pub fn new<'a>(
         manifest: &Manifest,
-        linked: &BTreeMap<String, InstancePre<HostState>>,
+        linked: impl Fn(&str) -> Option<&'a InstancePre<HostState>>,
     ) -> anyhow::Result<Self> {
         let mut exports = HashMap::new();
         for id in manifest.http_components() {
             if exports.contains_key(id) {
                 continue;
             }
-            let pre = linked
-                .get(id)
-                .ok_or_else(|| anyhow!("HTTP trigger names unknown component {id}"))?;
+            let pre =
+                linked(id).ok_or_else(|| anyhow!("HTTP trigger names unknown component {id}"))?;
             let export = ServicePre::new(pre.clone()).map_err(|error| {
                 anyhow!("component {id} has an HTTP trigger but does not export wasi:http/handler@0.3.0: {error:?}")
             })?;
