@@ -3,8 +3,10 @@
 //! not Spin's listener: compare routes with each other, not with the absolute figures measured
 //! under Spin in `docs/spin-facts.md`).
 //!
-//! `cargo bench -p spin-test-host --bench throughput` (optional arguments: seconds per route,
-//! concurrent connections).
+//! `cargo bench -p spin-test-host --bench throughput [-- SECONDS CONNECTIONS FILTER]`: seconds
+//! per scenario (5), concurrent keep-alive clients (16), and a substring of the scenarios to run
+//! (all). The write scenarios are the issue's: every request a new user's rating, spread over
+//! 100 records or all on one (the hot aggregate row).
 
 use futures::future::join_all;
 use http::Method;
@@ -14,49 +16,87 @@ use std::time::{Duration, Instant};
 
 const MOVIES: usize = 100;
 
+/// What a scenario's clients send.
+#[derive(Clone, Copy)]
+enum Scenario {
+    /// `GET` of the path with `{i}` replaced by a movie index cycling over [`MOVIES`].
+    Read(&'static str),
+    /// `PUT` of a new rating by a user nobody used before, on one of `records` movies.
+    RateByNewUsers { records: usize },
+}
+
+impl Scenario {
+    /// The `n`th request of client `worker` out of `clients`; together the clients cycle
+    /// through the movies without two of them asking for the same one at once.
+    fn request(
+        self,
+        client: &reqwest::Client,
+        base: &str,
+        (worker, clients): (usize, usize),
+        n: usize,
+    ) -> reqwest::RequestBuilder {
+        let i = worker + n * clients;
+        match self {
+            Self::Read(path) => client.get(format!(
+                "{base}{}",
+                path.replace("{i}", &(i % MOVIES).to_string())
+            )),
+            Self::RateByNewUsers { records } => client
+                .put(format!(
+                    "{base}/ratings/movie/m{}/users/load-{worker}-{n}",
+                    i % records
+                ))
+                .json(&json!({"value": i % 5 + 1})),
+        }
+    }
+}
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("GET /metadata/{id}", Scenario::Read("/metadata/m{i}")),
+    (
+        "GET /ratings/movie/{id}",
+        Scenario::Read("/ratings/movie/m{i}"),
+    ),
+    (
+        "GET /movies/{id} (two upstreams)",
+        Scenario::Read("/movies/m{i}"),
+    ),
+    (
+        "PUT rating, new users, 100 records",
+        Scenario::RateByNewUsers { records: MOVIES },
+    ),
+    (
+        "PUT rating, new users, 1 record",
+        Scenario::RateByNewUsers { records: 1 },
+    ),
+];
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
+    let only = args.next().unwrap_or_default();
 
     let root = tempfile::tempdir()?;
     let app = movie_system::load(root.path(), AppOptions::default())?;
     seed(&app).await?;
     let server = app.serve().await?;
-    println!("{connections} connections, {seconds} s per route, {MOVIES} movies");
+    println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>9}",
-        "route", "req/s", "p50 ms", "p90 ms", "p99 ms"
+        "{:<36} {:>9} {:>9} {:>9} {:>9}",
+        "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
-    for (label, method, path) in [
-        ("GET /metadata/{id}", Method::GET, "/metadata/m{i}"),
-        (
-            "GET /ratings/movie/{id}",
-            Method::GET,
-            "/ratings/movie/m{i}",
-        ),
-        (
-            "GET /movies/{id} (two upstreams)",
-            Method::GET,
-            "/movies/m{i}",
-        ),
-        (
-            "PUT /ratings/movie/{id}/users/{u}",
-            Method::PUT,
-            "/ratings/movie/m{i}/users/bench",
-        ),
-    ] {
+    for (label, scenario) in SCENARIOS.iter().filter(|(label, _)| label.contains(&only)) {
         let run = load(
             &server.url(),
-            method,
-            path,
+            *scenario,
             connections,
             Duration::from_secs(seconds),
         )
         .await?;
         println!(
-            "{label:<34} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
+            "{label:<36} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
             run.per_second, run.p50, run.p90, run.p99
         );
     }
@@ -89,44 +129,34 @@ struct Run {
 }
 
 /// `connections` clients, each sending requests back to back on its own keep-alive connection
-/// for `duration`, cycling through the movies.
+/// for `duration`.
 async fn load(
     base: &str,
-    method: Method,
-    path: &str,
+    scenario: Scenario,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Run> {
     let started = Instant::now();
     let workers = (0..connections).map(|worker| {
-        let method = method.clone();
         let base = base.to_owned();
-        let path = path.to_owned();
         async move {
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
                 .build()?;
             let mut latencies = Vec::new();
-            let mut i = worker;
+            let mut n = 0;
             while started.elapsed() < duration {
-                let url = format!("{base}{}", path.replace("{i}", &(i % MOVIES).to_string()));
-                let request = client.request(method.clone(), url);
-                let request = if method == Method::PUT {
-                    request.json(&json!({"value": i % 5 + 1}))
-                } else {
-                    request
-                };
+                let request = scenario.request(&client, &base, (worker, connections), n);
                 let sent = Instant::now();
                 let response = request.send().await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "{} answered {}",
-                    path,
-                    response.status()
-                );
+                let status = response.status();
                 response.bytes().await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "request {n} of client {worker} answered {status}"
+                );
                 latencies.push(sent.elapsed());
-                i += connections;
+                n += 1;
             }
             anyhow::Ok(latencies)
         }
