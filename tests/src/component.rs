@@ -6,6 +6,7 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::key_value::KeyValueBackend;
 use crate::logs::ComponentLog;
 use crate::outbound::{Chain, OutboundHooks};
+use crate::sqlite::OpenConnections;
 use crate::state::{HostState, SpinState};
 use crate::variables::ComponentVariables;
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ pub struct ComponentStats {
     pub sqlite_statements: AtomicUsize,
     pub key_value_opens: AtomicUsize,
     pub outbound_requests: AtomicUsize,
+    /// The component's open SQLite connections, whose settings a test may read.
+    pub sqlite_connections: OpenConnections,
 }
 
 impl ComponentStats {
