@@ -1,7 +1,18 @@
 //! The metadata database's schema, one versioned migration at a time. Never edit a migration
 //! that has shipped; add the next one.
 
-use service_kit::sqlite::Migration;
+use service_kit::sqlite::{Database, JournalMode, Migration, Synchronous};
+
+/// The metadata database (`sqlite_databases = ["metadata"]`). Written rarely, by editors, and
+/// read on every movie view: write-ahead log so readers never wait for a writer, and
+/// `synchronous = FULL` because an acknowledged edit must survive a power loss and its fsync
+/// costs nothing at this write rate (`docs/storage.md`).
+pub const DATABASE: Database = Database {
+    label: "metadata",
+    journal_mode: JournalMode::Wal,
+    synchronous: Synchronous::Full,
+    migrations: MIGRATIONS,
+};
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,

@@ -1,7 +1,19 @@
 //! The ratings database's schema, one versioned migration at a time. Never edit a migration
 //! that has shipped; add the next one.
 
-use service_kit::sqlite::Migration;
+use service_kit::sqlite::{Database, JournalMode, Migration, Synchronous};
+
+/// The ratings database (`sqlite_databases = ["ratings"]`). Users write here far more often
+/// than anything else in the system, many at once: write-ahead log, and `synchronous = NORMAL`
+/// so a commit does not wait for the disk while holding the write lock. A rating acknowledged
+/// survives the process being killed; a power loss may undo the ones since the last checkpoint
+/// (`docs/storage.md`).
+pub const DATABASE: Database = Database {
+    label: "ratings",
+    journal_mode: JournalMode::Wal,
+    synchronous: Synchronous::Normal,
+    migrations: MIGRATIONS,
+};
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,

@@ -1,19 +1,79 @@
-//! One SQLite connection per component instance, migrated on first use.
+//! One SQLite connection per component instance, set up and migrated on first use.
 //!
 //! Spin reuses an instance for many requests, some at once (`docs/spin-facts.md`, "Instances
 //! and state"), and a connection kept across them doubles read throughput over opening one per
 //! request. The connection is only a cache: when the instance goes, so does it, and the next
-//! instance opens and checks the schema again (one `PRAGMA user_version` read).
+//! instance opens one, applies the database's [`Synchronous`] level (a per-connection setting)
+//! and checks the schema and journal mode again (one statement when nothing is to be done).
+//!
+//! Writers on different connections, one per instance, queue on the database's write lock, and
+//! a writer that finds it taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms and up, for at
+//! most rusqlite's 5 s). So a write holds the lock as briefly as it can: in write-ahead-log mode
+//! a reader never blocks a writer, and a commit at `synchronous = NORMAL` writes to the log
+//! without waiting for the disk (`docs/storage.md` has the figures and what each level keeps on
+//! power loss).
 //!
 //! Interleaved requests share the connection, so requests must never spread a transaction over
 //! several statements on it: each write is a single statement (triggers keep derived rows in the
-//! same implicit transaction). Only the migration uses `BEGIN`, while no request can see the
-//! connection yet.
+//! same implicit transaction, and a statement that writes takes the write lock before it reads,
+//! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN`, while no request can see the
+//! connection yet, and nothing but the database is awaited inside it.
 
 use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// One of the app's SQLite databases: the label a component is granted, how it keeps its data
+/// on disk, and its schema.
+#[derive(Debug)]
+pub struct Database {
+    pub label: &'static str,
+    pub journal_mode: JournalMode,
+    pub synchronous: Synchronous,
+    pub migrations: &'static [Migration],
+}
+
+/// `PRAGMA journal_mode`, which the database file keeps once set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalMode {
+    /// Write-ahead log: readers and the writer do not block one another, and a commit appends
+    /// to the log instead of rewriting pages through a rollback journal.
+    Wal,
+    /// SQLite's default rollback journal.
+    Delete,
+}
+
+impl JournalMode {
+    /// The mode's name as `PRAGMA journal_mode` reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wal => "wal",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// `PRAGMA synchronous`, which each connection must set for itself (SQLite's default is FULL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// In WAL mode, a commit is in the log when the statement returns and survives the process
+    /// being killed; the log reaches the disk at each checkpoint, so a power loss or an OS crash
+    /// may undo the commits since the last one, never corrupt the file.
+    Normal,
+    /// Every commit waits until the log (or journal) is on the disk: commits survive power loss.
+    Full,
+}
+
+impl Synchronous {
+    /// The level's number as `PRAGMA synchronous` reports it.
+    pub fn level(self) -> u8 {
+        match self {
+            Self::Normal => 1,
+            Self::Full => 2,
+        }
+    }
+}
 
 /// A versioned schema change. Versions start at 1 and increase by one; the database's
 /// `user_version` records the last one applied.
@@ -35,37 +95,38 @@ thread_local! {
     static INSTANCE_CONNECTIONS: RefCell<Vec<Rc<SharedConnection>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// This instance's connection to the database `label`, created on first use. Instances are
+/// This instance's connection to `database`, created on first use. Instances are
 /// single-threaded, so a thread-local is an instance-local.
-pub fn for_instance(label: &'static str, migrations: &'static [Migration]) -> Rc<SharedConnection> {
+pub fn for_instance(database: &'static Database) -> Rc<SharedConnection> {
     INSTANCE_CONNECTIONS.with(|connections| {
         let mut connections = connections.borrow_mut();
-        if let Some(existing) = connections.iter().find(|c| c.label == label) {
+        if let Some(existing) = connections
+            .iter()
+            .find(|c| c.database.label == database.label)
+        {
             return Rc::clone(existing);
         }
-        let created = Rc::new(SharedConnection::new(label, migrations));
+        let created = Rc::new(SharedConnection::new(database));
         connections.push(Rc::clone(&created));
         created
     })
 }
 
-/// The per-instance connection to one database label, opened lazily.
+/// The per-instance connection to one database, opened lazily.
 pub struct SharedConnection {
-    label: &'static str,
-    migrations: &'static [Migration],
+    database: &'static Database,
     connection: RefCell<Option<Rc<Connection>>>,
 }
 
 impl SharedConnection {
-    pub fn new(label: &'static str, migrations: &'static [Migration]) -> Self {
+    pub fn new(database: &'static Database) -> Self {
         Self {
-            label,
-            migrations,
+            database,
             connection: RefCell::new(None),
         }
     }
 
-    /// The open, migrated connection.
+    /// The open, set up and migrated connection.
     ///
     /// Requests that arrive together on a cold instance each open a connection; the first to
     /// finish is kept and the others are dropped after their request. They must not wait for
@@ -76,8 +137,8 @@ impl SharedConnection {
         if let Some(connection) = self.cached() {
             return Ok(connection);
         }
-        let connection = Rc::new(Connection::open(self.label).await?);
-        migrate(&connection, self.migrations).await?;
+        let connection = Rc::new(Connection::open(self.database.label).await?);
+        prepare(&connection, self.database).await?;
         if let Some(winner) = self.cached() {
             return Ok(winner);
         }
@@ -142,14 +203,72 @@ pub async fn query(
     connection.execute(sql, parameters).await?.collect().await
 }
 
+/// Sets up a new connection to `database`: its synchronous level, then, when the file is not
+/// yet as the database wants it, its journal mode and pending migrations.
+async fn prepare(connection: &Connection, database: &Database) -> Result<(), StorageFailure> {
+    // PRAGMA takes no parameters; the level is our own integer.
+    let synchronous = format!("PRAGMA synchronous = {}", database.synchronous.level());
+    query(connection, &synchronous, []).await?;
+    let state = FileState::read(connection).await?;
+    if state.journal_mode != database.journal_mode.name() {
+        set_journal_mode(connection, database).await?;
+    }
+    let latest = database.migrations.last().map_or(0, |m| m.version);
+    if state.user_version < latest {
+        migrate(connection, database.migrations).await?;
+    }
+    Ok(())
+}
+
+/// What the database file records about itself, read in one statement.
+struct FileState {
+    user_version: u32,
+    journal_mode: String,
+}
+
+impl FileState {
+    async fn read(connection: &Connection) -> Result<Self, StorageFailure> {
+        let rows = query(
+            connection,
+            "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT journal_mode FROM pragma_journal_mode)",
+            [],
+        )
+        .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StorageFailure("reading the schema version returned no row".into()))?;
+        Ok(Self {
+            user_version: column(row, 0)?,
+            journal_mode: column::<&str>(row, 1)?.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// Switches the file to the database's journal mode, outside any transaction (SQLite refuses it
+/// inside one). A database that answers with another mode keeps working and says so in the log:
+/// an in-memory database has no journal file, and a remote libSQL database manages its own log.
+async fn set_journal_mode(
+    connection: &Connection,
+    database: &Database,
+) -> Result<(), StorageFailure> {
+    let wanted = database.journal_mode.name();
+    let pragma = format!("PRAGMA journal_mode = {wanted}");
+    let rows = query(connection, &pragma, []).await?;
+    let now: Option<&str> = rows.first().and_then(|row| row.get(0));
+    if !now.is_some_and(|mode| mode.eq_ignore_ascii_case(wanted)) {
+        eprintln!(
+            "sqlite {}: asked for journal_mode {wanted}, the database kept {now:?}",
+            database.label
+        );
+    }
+    Ok(())
+}
+
 /// Brings the schema up to the last migration, in one transaction. `BEGIN IMMEDIATE` takes the
 /// write lock first, so two instances starting together apply each migration once: the second
 /// re-reads `user_version` inside its transaction and finds nothing left to do.
 async fn migrate(connection: &Connection, migrations: &[Migration]) -> Result<(), StorageFailure> {
-    let latest = migrations.last().map_or(0, |migration| migration.version);
-    if user_version(connection).await? >= latest {
-        return Ok(());
-    }
     query(connection, "BEGIN IMMEDIATE", []).await?;
     match apply_pending(connection, migrations).await {
         Ok(()) => Ok(query(connection, "COMMIT", []).await.map(drop)?),

@@ -4,8 +4,8 @@
 use super::common;
 use http::{Method, StatusCode};
 use serde_json::json;
-use spin_test_host::App;
 use spin_test_host::component::ComponentStats;
+use spin_test_host::{App, AppOptions, InstanceLimits};
 use std::sync::Arc;
 
 fn stats(app: &App, component: &str) -> Arc<ComponentStats> {
@@ -125,12 +125,37 @@ async fn a_cold_instance_on_a_fresh_database_migrates_in_one_transaction() {
         .await
         .unwrap();
     let metadata = stats(&app, "metadata");
-    // Read user_version, BEGIN IMMEDIATE, read it again inside the transaction, CREATE TABLE,
-    // set user_version, COMMIT; then the upsert.
+    // Set synchronous, read user_version and journal_mode, switch to WAL, BEGIN IMMEDIATE,
+    // read user_version inside the transaction, CREATE TABLE, set user_version, COMMIT; then
+    // the upsert.
     assert_eq!(
         (metadata.sqlite_statements(), metadata.sqlite_opens()),
-        (7, 1),
+        (9, 1),
         "statements and opens of the first PUT /metadata/m1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_instance_on_a_migrated_database_sets_up_its_connection_in_two_statements() {
+    let app = common::movie_system_with(AppOptions {
+        limits: InstanceLimits::NO_REUSE,
+        ..AppOptions::default()
+    });
+    let put = |title: &'static str| {
+        app.request(Method::PUT, "/metadata/m1", Some(json!({ "title": title })))
+    };
+    put("A").await.unwrap();
+    let metadata = stats(&app, "metadata");
+    let migrated = metadata.sqlite_statements();
+    put("B").await.unwrap();
+    // Set synchronous, read user_version and journal_mode (nothing to do); then the upsert.
+    assert_eq!(
+        (
+            metadata.sqlite_statements() - migrated,
+            metadata.instantiated()
+        ),
+        (3, 2),
+        "statements of PUT /metadata/m1 on a second, cold instance, and instances made"
     );
 }
 

@@ -12,3 +12,4 @@ mod host;
 mod isolation;
 mod persistence;
 mod smoke;
+mod storage;

@@ -1,15 +1,12 @@
 //! The metadata repository on Spin's SQLite (`sqlite_databases = ["metadata"]`).
 
 use crate::controller::MetadataRepository;
-use crate::migrations::MIGRATIONS;
+use crate::migrations::DATABASE;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
 use service_kit::sqlite::{self, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::{RowResult, Value};
 use std::rc::Rc;
-
-/// The database label in `spin.toml` and `runtime-config.toml`.
-pub const DATABASE: &str = "metadata";
 
 pub struct SqliteMetadataRepository {
     db: Rc<SharedConnection>,
@@ -19,7 +16,7 @@ impl SqliteMetadataRepository {
     /// The repository over this instance's connection.
     pub fn for_instance() -> Self {
         Self {
-            db: sqlite::for_instance(DATABASE, MIGRATIONS),
+            db: sqlite::for_instance(&DATABASE),
         }
     }
 }

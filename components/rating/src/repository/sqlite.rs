@@ -1,15 +1,12 @@
 //! The rating repository on Spin's SQLite (`sqlite_databases = ["ratings"]`).
 
 use crate::controller::RatingRepository;
-use crate::migrations::MIGRATIONS;
+use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use service_kit::sqlite::{self, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::Value;
 use std::rc::Rc;
-
-/// The database label in `spin.toml` and `runtime-config.toml`.
-pub const DATABASE: &str = "ratings";
 
 pub struct SqliteRatingRepository {
     db: Rc<SharedConnection>,
@@ -19,7 +16,7 @@ impl SqliteRatingRepository {
     /// The repository over this instance's connection.
     pub fn for_instance() -> Self {
         Self {
-            db: sqlite::for_instance(DATABASE, MIGRATIONS),
+            db: sqlite::for_instance(&DATABASE),
         }
     }
 }

@@ -1,0 +1,179 @@
+//! How each database keeps its data (`docs/storage.md`): the journal mode and synchronous level
+//! the components' own connections run with after their migrations, on a fresh file and on a
+//! file written before the databases moved to write-ahead logging. The host runs no pragma of
+//! its own; it only reads the guest connections' settings.
+
+use super::common;
+use http::{Method, StatusCode};
+use serde_json::json;
+use spin_test_host::sqlite::ConnectionSettings;
+use spin_test_host::{App, AppOptions, InstanceLimits};
+use std::path::Path;
+use std::time::Duration;
+
+/// Instances kept while a test reads their connections' settings, however slow the machine.
+fn patient() -> AppOptions {
+    AppOptions {
+        limits: InstanceLimits {
+            idle_timeout: Duration::from_secs(120),
+            ..InstanceLimits::default()
+        },
+        ..AppOptions::default()
+    }
+}
+
+/// The settings of `component`'s open connections, as `(label, journal_mode, synchronous)`.
+fn settings(app: &App, component: &str) -> Vec<(String, String, i64)> {
+    let stats = app.stats(component).expect("component exists");
+    stats
+        .sqlite_connections
+        .settings()
+        .into_iter()
+        .map(
+            |ConnectionSettings {
+                 label,
+                 journal_mode,
+                 synchronous,
+             }| (label, journal_mode, synchronous),
+        )
+        .collect()
+}
+
+/// Writes `m1` and one rating of it, so both databases are opened and migrated.
+async fn write_one_of_each(app: &App) {
+    for (path, body) in [
+        ("/metadata/m1", json!({"title": "Stored"})),
+        ("/ratings/movie/m1/users/u1", json!({"value": 4})),
+    ] {
+        let response = app.request(Method::PUT, path, Some(body)).await.unwrap();
+        assert!(
+            response.status.is_success(),
+            "PUT {path}: {}",
+            response.status
+        );
+    }
+}
+
+fn journal_mode_of_file(file: &Path) -> String {
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// Drops `app` and waits until its instances, idle, have closed every connection: only then
+/// may another process change a file's journal mode.
+async fn stop(app: App) {
+    let stats: Vec<_> = ["metadata", "rating"]
+        .iter()
+        .map(|component| app.stats(component).expect("component exists"))
+        .collect();
+    drop(app);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stats.iter().any(|s| s.sqlite_connections.open() > 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections still open 30 s after the app was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A storage root whose files hold `m1` and its rating in SQLite's rollback journal, as every
+/// database was before write-ahead logging: written by the app, then switched back.
+async fn rollback_journal_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let app = common::load_in(root.path(), AppOptions::default());
+    write_one_of_each(&app).await;
+    stop(app).await;
+    for file in ["metadata.db", "ratings.db"] {
+        let path = root.path().join(".spin").join(file);
+        let mode: String = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode = DELETE", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(
+            mode, "delete",
+            "{file} switched back to the rollback journal"
+        );
+    }
+    root
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_fresh_file_metadata_runs_in_wal_with_full_sync() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    assert_eq!(
+        settings(&app, "metadata"),
+        [("metadata".to_owned(), "wal".to_owned(), 2)],
+        "metadata's connections after its first write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_fresh_file_ratings_run_in_wal_with_normal_sync() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    assert_eq!(
+        settings(&app, "rating"),
+        [("ratings".to_owned(), "wal".to_owned(), 1)],
+        "rating's connections after its first write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_journal_file_is_switched_to_wal_by_the_first_connection() {
+    let root = rollback_journal_root().await;
+    let app = common::load_in(root.path(), patient());
+    let response = app
+        .request(Method::GET, "/ratings/movie/m1", None)
+        .await
+        .unwrap();
+    assert_eq!(response.status, StatusCode::OK, "GET /ratings/movie/m1");
+    let response = app
+        .request(Method::GET, "/metadata/m1", None)
+        .await
+        .unwrap();
+    assert_eq!(response.status, StatusCode::OK, "GET /metadata/m1");
+    assert_eq!(
+        (settings(&app, "metadata"), settings(&app, "rating")),
+        (
+            vec![("metadata".to_owned(), "wal".to_owned(), 2)],
+            vec![("ratings".to_owned(), "wal".to_owned(), 1)]
+        ),
+        "connections of the first reads of files in the rollback journal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_switch_to_wal_is_kept_in_the_file() {
+    let root = rollback_journal_root().await;
+    let app = common::load_in(root.path(), AppOptions::default());
+    write_one_of_each(&app).await;
+    stop(app).await;
+    let modes: Vec<String> = ["metadata.db", "ratings.db"]
+        .iter()
+        .map(|file| journal_mode_of_file(&root.path().join(".spin").join(file)))
+        .collect();
+    assert_eq!(
+        modes,
+        ["wal", "wal"],
+        "journal modes of the files read by a new connection after the app stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_to_wal_keeps_the_data() {
+    let root = rollback_journal_root().await;
+    let app = common::load_in(root.path(), AppOptions::default());
+    let response = app
+        .request(Method::GET, "/ratings/movie/m1", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status, response.json()["average"].clone()),
+        (StatusCode::OK, json!(4.0)),
+        "GET /ratings/movie/m1 after the switch"
+    );
+}
