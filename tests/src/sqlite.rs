@@ -307,15 +307,19 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
         >,
     > {
         let connection = accessor.with(|mut access| access.get().statement_connection(&handle))?;
+        // The outer error is the file failing to open (an error of `execute` itself); a
+        // statement's own error reaches the guest through the completion future after empty
+        // columns and rows, as Spin streams it (`docs/spin-facts.md`, "SQLite").
         let result =
-            on_blocking_thread(connection, move |c| execute(c, &statement, parameters)).await;
-        let QueryResult { columns, rows } = match result {
-            Ok(result) => result,
+            on_blocking_thread(connection, move |c| Ok(execute(c, &statement, parameters))).await;
+        let (columns, rows, outcome) = match result {
             Err(error) => return Ok(Err(error)),
+            Ok(Ok(QueryResult { columns, rows })) => (columns, rows, Ok(())),
+            Ok(Err(error)) => (Vec::new(), Vec::new(), Err(error)),
         };
         accessor.with(|mut access| {
             let rows = StreamReader::new(&mut access, rows)?;
-            let done = FutureReader::new(&mut access, async { Ok::<_, wasmtime::Error>(Ok(())) })?;
+            let done = FutureReader::new(&mut access, async { Ok::<_, wasmtime::Error>(outcome) })?;
             Ok(Ok((columns, rows, done)))
         })
     }

@@ -67,6 +67,18 @@ mod entry {
                 },
                 Err(e) => format!("{e:?}"),
             }),
+            ["sqlite", label, "attach"] => {
+                reply(match spin_sdk::sqlite::Connection::open(label).await {
+                    Ok(db) => {
+                        let statement = format!("ATTACH DATABASE '{}' AS other", param("file"));
+                        match db.execute(statement, []).await {
+                            Ok(rows) => format!("ok {:?}", rows.collect().await.map(|r| r.len())),
+                            Err(e) => format!("{e:?}"),
+                        }
+                    }
+                    Err(e) => format!("{e:?}"),
+                })
+            }
             ["var", name] => reply(match spin_sdk::variables::get(name).await {
                 Ok(value) => format!("ok {value}"),
                 Err(e) => format!("{e:?}"),

@@ -17,7 +17,7 @@ fn probe_dir() -> PathBuf {
 
 struct ProbeApp {
     app: App,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 fn load(variables: &[(&str, &str)], limits: InstanceLimits) -> anyhow::Result<ProbeApp> {
@@ -39,7 +39,7 @@ fn load(variables: &[(&str, &str)], limits: InstanceLimits) -> anyhow::Result<Pr
         Some(&probe_dir().join("runtime-config.toml")),
         options,
     )?;
-    Ok(ProbeApp { app, _root: root })
+    Ok(ProbeApp { app, root })
 }
 
 fn probe(upstream: &str) -> ProbeApp {
@@ -137,6 +137,25 @@ async fn granted_stores_open() {
         "ok Ok(1)",
         "GET /probe/sqlite/data"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attaching_another_file_to_a_granted_database_is_not_authorized() {
+    let p = probe_alone();
+    let elsewhere = p.root.path().join(".spin/other.db");
+    let path = format!("/probe/sqlite/data/attach?file={}", elsewhere.display());
+    assert_eq!(
+        text(&p.app, &path).await,
+        "ok Err(Error::Io(\"not authorized\"))",
+        "GET {path}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attaching_an_in_memory_database_is_allowed() {
+    let p = probe_alone();
+    let path = "/probe/sqlite/data/attach?file=:memory:";
+    assert_eq!(text(&p.app, path).await, "ok Ok(0)", "GET {path}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
