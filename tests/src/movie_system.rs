@@ -14,9 +14,19 @@ pub fn repo_root() -> PathBuf {
 
 /// Builds the components and loads the movie system with its stores under `storage_root`.
 pub fn load(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
+    build()?;
+    load_built(storage_root, options)
+}
+
+/// Runs the components' build commands unless this process already did.
+pub fn build() -> anyhow::Result<()> {
+    crate::build::build_once(&repo_root().join("spin.toml"))
+}
+
+/// Loads the movie system as [`load`] does, from the components as they were last built.
+pub fn load_built(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
     let root = repo_root();
     let manifest = root.join("spin.toml");
-    crate::build::build_once(&manifest)?;
     let options = AppOptions {
         storage_root: Some(storage_root.to_owned()),
         ignore_environment: true,

@@ -8,6 +8,7 @@ mod api_contract;
 mod book_scenario;
 mod concurrency;
 mod cost;
+mod durability;
 mod host;
 mod isolation;
 mod persistence;
