@@ -232,11 +232,14 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
     Ok(component)
 }
 
-/// Every host interface a component may import, whatever triggers it: WASI 0.2, wasi:http
-/// 0.3 (types and client) and the Spin interfaces of `wit/`.
+/// Every host interface a component may import, whatever triggers it: WASI 0.2 and 0.3 (as
+/// Spin links both; a guest timer is `wasi:clocks/monotonic-clock@0.3.0`), wasi:http 0.3
+/// (types and client) and the Spin interfaces of `wit/`. Sockets and files stay closed: the
+/// WASI context grants no address and no directory.
 fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     SpinImports::add_to_linker::<_, SpinHost>(&mut linker, HostState::spin_view)?;
     Ok(linker)

@@ -3,14 +3,16 @@
 //!
 //! Transport-free: [`field`] (validation errors that name their field), [`identifier`] (the id
 //! rule), [`json`] (JSON objects read member by member), [`storage`] (what a write did, why
-//! storage failed), [`error_class`] (how an error is seen from any edge) and [`sqlite`] (the
-//! per-instance connection that migrates itself). HTTP lives in [`edge`] alone.
+//! storage failed), [`error_class`] (how an error is seen from any edge), [`sqlite`] (the
+//! per-instance connection that sets itself up and migrates itself) and [`lock_waits`] (how
+//! a write waits for another connection's lock). HTTP lives in [`edge`] alone.
 
 pub mod edge;
 pub mod error_class;
 pub mod field;
 pub mod identifier;
 pub mod json;
+pub mod lock_waits;
 pub mod sqlite;
 pub mod storage;
 #[cfg(any(test, feature = "testing"))]

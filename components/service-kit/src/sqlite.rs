@@ -3,15 +3,17 @@
 //! Spin reuses an instance for many requests, some at once (`docs/spin-facts.md`, "Instances
 //! and state"), and a connection kept across them doubles read throughput over opening one per
 //! request. The connection is only a cache: when the instance goes, so does it, and the next
-//! instance opens one, applies the database's [`Synchronous`] level (a per-connection setting)
-//! and checks the schema and journal mode again (one statement when nothing is to be done).
+//! instance opens one, sets what SQLite keeps per connection (no busy timeout, the database's
+//! [`Synchronous`] level) and checks the file's schema version and journal mode (one statement
+//! when nothing is to be done).
 //!
-//! Writers on different connections, one per instance, queue on the database's write lock, and
-//! a writer that finds it taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms and up, for at
-//! most rusqlite's 5 s). So a write holds the lock as briefly as it can: in write-ahead-log mode
-//! a reader never blocks a writer, and a commit at `synchronous = NORMAL` writes to the log
-//! without waiting for the disk (`docs/storage.md` has the figures and what each level keeps on
-//! power loss).
+//! Writers on different connections, one per instance, queue on the database's write lock. So
+//! a write holds the lock as briefly as it can: in write-ahead-log mode a reader never blocks a
+//! writer, and a commit at `synchronous = NORMAL` appends to the log without waiting for the
+//! disk. A writer that finds the lock taken does not sleep in SQLite's busy handler (1, 2, 5,
+//! 10 ms and longer, holding the host's lock on the connection meanwhile) but tries again
+//! after [`LockWaits`] of its own, a fraction of a millisecond at first (`docs/storage.md` has
+//! the figures and what each synchronous level keeps on power loss).
 //!
 //! Interleaved requests share the connection, so requests must never spread a transaction over
 //! several statements on it: each write is a single statement (triggers keep derived rows in the
@@ -19,6 +21,7 @@
 //! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN`, while no request can see the
 //! connection yet, and nothing but the database is awaited inside it.
 
+use crate::lock_waits::LockWaits;
 use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use std::cell::RefCell;
@@ -194,18 +197,44 @@ impl SharedConnection {
     }
 }
 
-/// Runs one statement on `connection` and collects its rows.
+/// Runs one statement on `connection` and collects its rows. While another connection holds
+/// the write lock, the statement is tried again after each of [`LockWaits`]: a statement that
+/// found the database locked did nothing, so trying it again is safe.
 pub async fn query(
     connection: &Connection,
     sql: &str,
     parameters: impl IntoIterator<Item = Value>,
 ) -> Result<Vec<RowResult>, Error> {
+    let parameters: Vec<Value> = parameters.into_iter().collect();
+    let mut waits = LockWaits::default();
+    loop {
+        let outcome = run(connection, sql, parameters.clone()).await;
+        match waits.next() {
+            Some(wait) if is_locked(&outcome) => spin_sdk::time::sleep(wait).await,
+            _ => return outcome,
+        }
+    }
+}
+
+async fn run(
+    connection: &Connection,
+    sql: &str,
+    parameters: Vec<Value>,
+) -> Result<Vec<RowResult>, Error> {
     connection.execute(sql, parameters).await?.collect().await
+}
+
+/// SQLITE_BUSY, as Spin reports it: SQLite's message for the code, since the interface has no
+/// variant for it.
+fn is_locked(outcome: &Result<Vec<RowResult>, Error>) -> bool {
+    matches!(outcome, Err(Error::Io(message)) if message.contains("database is locked"))
 }
 
 /// Sets up a new connection to `database`: its synchronous level, then, when the file is not
 /// yet as the database wants it, its journal mode and pending migrations.
 async fn prepare(connection: &Connection, database: &Database) -> Result<(), StorageFailure> {
+    // A locked database is waited for by `query`, not by SQLite's busy handler.
+    query(connection, "PRAGMA busy_timeout = 0", []).await?;
     // PRAGMA takes no parameters; the level is our own integer.
     let synchronous = format!("PRAGMA synchronous = {}", database.synchronous.level());
     query(connection, &synchronous, []).await?;

@@ -177,3 +177,47 @@ async fn switching_to_wal_keeps_the_data() {
         "GET /ratings/movie/m1 after the switch"
     );
 }
+
+/// Holds the ratings database's write lock from another connection (another instance, or
+/// another process) for `held`.
+fn hold_write_lock(file: std::path::PathBuf, held: Duration) -> std::thread::JoinHandle<()> {
+    let (locked, wait) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let db = rusqlite::Connection::open(file).unwrap();
+        db.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked.send(()).unwrap();
+        std::thread::sleep(held);
+        db.execute_batch("COMMIT").unwrap();
+    });
+    wait.recv().expect("the lock is taken");
+    holder
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    let rating = app.stats("rating").expect("component exists");
+    let before = rating.sqlite_statements();
+    let holder = hold_write_lock(
+        app.root.path().join(".spin/ratings.db"),
+        Duration::from_millis(300),
+    );
+    let response = app
+        .request(
+            Method::PUT,
+            "/ratings/movie/m1/users/u2",
+            Some(json!({"value": 2})),
+        )
+        .await
+        .unwrap();
+    holder.join().expect("the holder commits");
+    // SQLite's own busy handler would have waited inside one statement; the kit's waits show
+    // as tries of the statement, the connection free between them.
+    assert_eq!(
+        (response.status, rating.sqlite_statements() - before > 1),
+        (StatusCode::CREATED, true),
+        "PUT /ratings/movie/m1/users/u2 while another connection held the lock for 300 ms, \
+         and whether it took more than one try"
+    );
+}
