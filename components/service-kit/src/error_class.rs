@@ -13,6 +13,9 @@ pub enum ErrorClass {
     Upstream(&'static str),
     /// Our own fault (storage, configuration). Clients learn nothing; the log gets the message.
     Internal,
+    /// A resource we need stayed taken (a database locked by other writers): nothing was
+    /// done, and the client may try again shortly.
+    Busy,
 }
 
 /// An error that knows its [`ErrorClass`].

@@ -14,31 +14,29 @@ use std::time::Duration;
 const FIRST: Duration = Duration::from_micros(100);
 /// Waits double up to this, so a long holder (a checkpoint) is not polled in a tight loop.
 const LONGEST: Duration = Duration::from_millis(2);
-/// After this much waiting the statement fails, as it would under rusqlite's default 5 s busy
-/// timeout.
+/// After this long the statement fails, as it would under rusqlite's default 5 s busy timeout.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
 
 /// The waits between tries of one statement: 0.1, 0.2, 0.4, 0.8, 1.6, then 2 ms each, until
-/// 5 s were spent waiting.
+/// the statement has been at it for 5 s. The caller measures that time on its clock: a guest's
+/// sleep lasts longer than asked, so summing the waits would undercount.
 #[derive(Debug, Default)]
 pub struct LockWaits {
-    waited: Duration,
     tries: u32,
 }
 
-impl Iterator for LockWaits {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        if self.waited >= GIVE_UP_AFTER {
-            return None;
-        }
+impl LockWaits {
+    /// The wait before the next try, or `None` once `elapsed` since the first try reached the
+    /// limit.
+    pub fn next_wait(&mut self, elapsed: Duration) -> Option<Duration> {
+        let left = GIVE_UP_AFTER
+            .checked_sub(elapsed)
+            .filter(|left| !left.is_zero())?;
         let wait = FIRST
             .saturating_mul(1 << self.tries.min(16))
             .min(LONGEST)
-            .min(GIVE_UP_AFTER - self.waited);
+            .min(left);
         self.tries += 1;
-        self.waited += wait;
         Some(wait)
     }
 }
@@ -47,24 +45,37 @@ impl Iterator for LockWaits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_waits_start_short_and_double() {
-        let first: Vec<u128> = LockWaits::default()
-            .take(5)
+    fn waits_at_start(count: usize) -> Vec<u128> {
+        let mut waits = LockWaits::default();
+        (0..count)
+            .filter_map(|_| waits.next_wait(Duration::ZERO))
             .map(|w| w.as_micros())
-            .collect();
-        assert_eq!(first, [100, 200, 400, 800, 1600], "first five waits in µs");
+            .collect()
     }
 
     #[test]
-    fn no_wait_is_longer_than_two_milliseconds() {
-        let longest = LockWaits::default().max();
-        assert_eq!(longest, Some(LONGEST), "longest wait");
+    fn the_waits_start_short_and_double_up_to_two_milliseconds() {
+        assert_eq!(
+            waits_at_start(7),
+            [100, 200, 400, 800, 1600, 2000, 2000],
+            "first seven waits in µs"
+        );
     }
 
     #[test]
-    fn the_waits_stop_after_five_seconds_in_all() {
-        let total: Duration = LockWaits::default().sum();
-        assert_eq!(total, GIVE_UP_AFTER, "total of all waits");
+    fn no_wait_is_offered_after_five_seconds() {
+        let mut waits = LockWaits::default();
+        assert_eq!(waits.next_wait(GIVE_UP_AFTER), None, "a wait at 5 s");
+    }
+
+    #[test]
+    fn the_last_wait_ends_at_five_seconds() {
+        let mut waits = LockWaits::default();
+        let almost = GIVE_UP_AFTER - Duration::from_micros(30);
+        assert_eq!(
+            waits.next_wait(almost),
+            Some(Duration::from_micros(30)),
+            "the wait 30 µs before the limit"
+        );
     }
 }

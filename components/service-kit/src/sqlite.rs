@@ -24,8 +24,10 @@
 use crate::lock_waits::LockWaits;
 use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
+use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// One of the app's SQLite databases: the label a component is granted, how it keeps its data
 /// on disk, and its schema.
@@ -90,7 +92,11 @@ pub struct Migration {
 
 impl From<Error> for StorageFailure {
     fn from(error: Error) -> Self {
-        Self(format!("sqlite: {error:?}"))
+        if is_locked(&error) {
+            Self::Busy(format!("sqlite: {error:?}"))
+        } else {
+            Self::Broken(format!("sqlite: {error:?}"))
+        }
     }
 }
 
@@ -171,7 +177,7 @@ impl SharedConnection {
             .first()
             .map(|row| column(row, 0))
             .transpose()?
-            .ok_or_else(|| StorageFailure("the upsert returned no revision".into()))?;
+            .ok_or_else(|| StorageFailure::Broken("the upsert returned no revision".into()))?;
         Ok(if revision == 1 {
             Stored::Created
         } else {
@@ -206,11 +212,16 @@ pub async fn query(
     parameters: impl IntoIterator<Item = Value>,
 ) -> Result<Vec<RowResult>, Error> {
     let parameters: Vec<Value> = parameters.into_iter().collect();
+    let started = monotonic_clock::now();
     let mut waits = LockWaits::default();
     loop {
         let outcome = run(connection, sql, parameters.clone()).await;
-        match waits.next() {
-            Some(wait) if is_locked(&outcome) => spin_sdk::time::sleep(wait).await,
+        let Err(error) = &outcome else {
+            return outcome;
+        };
+        let waited = Duration::from_nanos(monotonic_clock::now().saturating_sub(started));
+        match waits.next_wait(waited) {
+            Some(wait) if is_locked(error) => spin_sdk::time::sleep(wait).await,
             _ => return outcome,
         }
     }
@@ -226,8 +237,8 @@ async fn run(
 
 /// SQLITE_BUSY, as Spin reports it: SQLite's message for the code, since the interface has no
 /// variant for it.
-fn is_locked(outcome: &Result<Vec<RowResult>, Error>) -> bool {
-    matches!(outcome, Err(Error::Io(message)) if message.contains("database is locked"))
+fn is_locked(error: &Error) -> bool {
+    matches!(error, Error::Io(message) if message.contains("database is locked"))
 }
 
 /// Sets up a new connection to `database`: its synchronous level, then, when the file is not
@@ -264,9 +275,9 @@ impl FileState {
             [],
         )
         .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StorageFailure("reading the schema version returned no row".into()))?;
+        let row = rows.first().ok_or_else(|| {
+            StorageFailure::Broken("reading the schema version returned no row".into())
+        })?;
         Ok(Self {
             user_version: column(row, 0)?,
             journal_mode: column::<&str>(row, 1)?.to_ascii_lowercase(),
@@ -318,7 +329,7 @@ async fn apply_pending(
     for migration in migrations.iter().filter(|m| m.version > current) {
         for statement in migration.statements {
             query(connection, statement, []).await.map_err(|error| {
-                StorageFailure(format!(
+                StorageFailure::Broken(format!(
                     "migration {} ({}): {error:?}",
                     migration.version, migration.name
                 ))
@@ -335,7 +346,7 @@ async fn user_version(connection: &Connection) -> Result<u32, StorageFailure> {
     let rows = query(connection, "PRAGMA user_version", []).await?;
     rows.first()
         .and_then(|row| row.get::<u32>(0))
-        .ok_or_else(|| StorageFailure("PRAGMA user_version returned no integer".into()))
+        .ok_or_else(|| StorageFailure::Broken("PRAGMA user_version returned no integer".into()))
 }
 
 /// Typed column access that turns a missing or mistyped column into a [`StorageFailure`]
@@ -345,7 +356,7 @@ pub fn column<'a, T: TryFrom<&'a Value>>(
     index: usize,
 ) -> Result<T, StorageFailure> {
     row.get(index).ok_or_else(|| {
-        StorageFailure(format!(
+        StorageFailure::Broken(format!(
             "column {index} is missing or has an unexpected type"
         ))
     })

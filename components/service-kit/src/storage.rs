@@ -13,11 +13,21 @@ pub enum Stored {
 
 /// Why a storage operation failed. The message is for the log, never for the client.
 #[derive(Debug, thiserror::Error)]
-#[error("storage failed: {0}")]
-pub struct StorageFailure(pub String);
+pub enum StorageFailure {
+    /// The store failed or holds something we cannot read: our fault.
+    #[error("storage failed: {0}")]
+    Broken(String),
+    /// Other writers kept the store locked for as long as a request waits for it: nothing was
+    /// done, and the same request may succeed a moment later.
+    #[error("storage busy: {0}")]
+    Busy(String),
+}
 
 impl Classify for StorageFailure {
     fn class(&self) -> ErrorClass {
-        ErrorClass::Internal
+        match self {
+            Self::Broken(_) => ErrorClass::Internal,
+            Self::Busy(_) => ErrorClass::Busy,
+        }
     }
 }

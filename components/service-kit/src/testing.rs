@@ -26,7 +26,7 @@ impl FailureSwitch {
 
     pub fn check(&self) -> Result<(), StorageFailure> {
         if self.0.get() {
-            Err(StorageFailure("the store was told to fail".into()))
+            Err(StorageFailure::Broken("the store was told to fail".into()))
         } else {
             Ok(())
         }

@@ -221,3 +221,36 @@ async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
          and whether it took more than one try"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_that_finds_the_database_locked_for_five_seconds_is_a_503_that_stored_nothing() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    let holder = hold_write_lock(
+        app.root.path().join(".spin/ratings.db"),
+        Duration::from_secs(7),
+    );
+    let response = app
+        .request(
+            Method::PUT,
+            "/ratings/movie/m1/users/u2",
+            Some(json!({"value": 2})),
+        )
+        .await
+        .unwrap();
+    holder.join().expect("the holder commits");
+    assert_eq!(
+        (response.status, response.header("retry-after")),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("1")),
+        "PUT /ratings/movie/m1/users/u2 while another connection held the lock for 7 s"
+    );
+    let aggregate = app
+        .request(Method::GET, "/ratings/movie/m1", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        aggregate.json()["count"],
+        json!(1),
+        "ratings of m1 after the refused write"
+    );
+}

@@ -31,7 +31,7 @@ const SELECT_PAGE_AFTER: &str =
 /// it surfaces as a storage failure, not a panic.
 fn decode(row: &RowResult) -> Result<Metadata, StorageFailure> {
     fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
-        move |e| StorageFailure(format!("stored {field} is invalid: {e}"))
+        move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
     }
     Ok(Metadata {
         id: MovieId::parse(column(row, 0)?).map_err(corrupt("id"))?,

@@ -4,7 +4,7 @@ use super::respond::{self, HttpResponse};
 use crate::error_class::{Classify, ErrorClass};
 use crate::field::{FieldError, FieldErrors};
 use http::StatusCode;
-use http::header::{ALLOW, HeaderValue};
+use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use serde::Serialize;
 
 /// The media type of every error body.
@@ -26,6 +26,9 @@ pub struct Problem {
     /// The `Allow` header of a 405; not part of the body.
     #[serde(skip)]
     allow: Option<String>,
+    /// The `Retry-After` header (seconds) of a 503; not part of the body.
+    #[serde(skip)]
+    retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -37,6 +40,7 @@ impl Problem {
             detail: Some(detail.into()),
             errors: Vec::new(),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -73,6 +77,17 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After: 1`: nothing was done, and the same request may succeed a moment
+    /// later.
+    pub fn busy() -> Self {
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is busy; try again shortly",
+        );
+        problem.retry_after = Some(1);
+        problem
+    }
+
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -86,6 +101,11 @@ impl Problem {
         {
             response.headers_mut().insert(ALLOW, allow);
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -97,8 +117,8 @@ impl From<FieldErrors> for Problem {
     }
 }
 
-/// A controller's error as HTTP: 404 with its message, 502 naming the upstream, or a 500 that
-/// reveals nothing. Whatever the client is not told goes to the component's log.
+/// A controller's error as HTTP: 404 with its message, 502 naming the upstream, 503 to retry
+/// shortly, or a 500 that reveals nothing. Whatever the client is not told goes to the component's log.
 impl<E: Classify> From<E> for Problem {
     fn from(error: E) -> Self {
         match error.class() {
@@ -113,6 +133,10 @@ impl<E: Classify> From<E> for Problem {
             ErrorClass::Internal => {
                 eprintln!("{error}");
                 Problem::internal()
+            }
+            ErrorClass::Busy => {
+                eprintln!("{error}");
+                Problem::busy()
             }
         }
     }
@@ -185,5 +209,26 @@ mod tests {
         let body = serde_json::to_string(&problem).unwrap_or_default();
         assert!(body.contains("the rating service"), "{body}");
         assert!(!body.contains("timeout"), "{body}");
+    }
+
+    #[test]
+    fn a_busy_error_is_a_503_asking_to_retry_after_a_second() {
+        let response =
+            Problem::from(Failed("sqlite: database is locked", ErrorClass::Busy)).into_response();
+        assert_eq!(
+            (
+                response.status(),
+                response.headers().get(RETRY_AFTER).map(|v| v.as_bytes())
+            ),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(&b"1"[..])),
+            "status and Retry-After of a busy store"
+        );
+    }
+
+    #[test]
+    fn a_busy_error_reveals_nothing_about_its_cause() {
+        let problem = Problem::from(Failed("sqlite: database is locked", ErrorClass::Busy));
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        assert!(!body.contains("sqlite"), "{body}");
     }
 }
