@@ -88,18 +88,42 @@ async fn main() -> anyhow::Result<()> {
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
     for (label, scenario) in SCENARIOS.iter().filter(|(label, _)| label.contains(&only)) {
-        let run = load(
-            &server.url(),
-            *scenario,
-            connections,
-            Duration::from_secs(seconds),
-        )
-        .await?;
-        println!(
-            "{label:<36} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
-            run.per_second, run.p50, run.p90, run.p99
-        );
+        report(label, &server.url(), *scenario, connections, seconds).await?;
     }
+    // The hot-row question: what the trigger-maintained aggregate costs a write. Last, since it
+    // drops the triggers from the benchmark's own database file.
+    let experiment = "PUT rating, 1 record, no aggregate";
+    if experiment.contains(&only) {
+        drop_aggregate_triggers(root.path())?;
+        let scenario = Scenario::RateByNewUsers { records: 1 };
+        report(experiment, &server.url(), scenario, connections, seconds).await?;
+    }
+    Ok(())
+}
+
+async fn report(
+    label: &str,
+    base: &str,
+    scenario: Scenario,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let run = load(base, scenario, connections, Duration::from_secs(seconds)).await?;
+    println!(
+        "{label:<36} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
+        run.per_second, run.p50, run.p90, run.p99
+    );
+    Ok(())
+}
+
+/// Drops the triggers that keep `rating_totals`, so a rating write is the upsert alone.
+fn drop_aggregate_triggers(root: &std::path::Path) -> anyhow::Result<()> {
+    let db = rusqlite::Connection::open(root.join(".spin/ratings.db"))?;
+    db.execute_batch(
+        "DROP TRIGGER rating_totals_on_insert;
+        DROP TRIGGER rating_totals_on_update;
+        DROP TRIGGER rating_totals_on_delete;",
+    )?;
     Ok(())
 }
 

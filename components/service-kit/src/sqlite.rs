@@ -241,14 +241,14 @@ fn is_locked(error: &Error) -> bool {
     matches!(error, Error::Io(message) if message.contains("database is locked"))
 }
 
-/// Sets up a new connection to `database`: its synchronous level, then, when the file is not
-/// yet as the database wants it, its journal mode and pending migrations.
+/// Sets up a new connection to `database`: what SQLite keeps per connection, then, when the
+/// file is not yet as the database wants it, its journal mode and pending migrations.
 async fn prepare(connection: &Connection, database: &Database) -> Result<(), StorageFailure> {
     // A locked database is waited for by `query`, not by SQLite's busy handler.
-    query(connection, "PRAGMA busy_timeout = 0", []).await?;
+    apply_setting(connection, database, "PRAGMA busy_timeout = 0").await?;
     // PRAGMA takes no parameters; the level is our own integer.
     let synchronous = format!("PRAGMA synchronous = {}", database.synchronous.level());
-    query(connection, &synchronous, []).await?;
+    apply_setting(connection, database, &synchronous).await?;
     let state = FileState::read(connection).await?;
     if state.journal_mode != database.journal_mode.name() {
         set_journal_mode(connection, database).await?;
@@ -258,6 +258,25 @@ async fn prepare(connection: &Connection, database: &Database) -> Result<(), Sto
         migrate(connection, database.migrations).await?;
     }
     Ok(())
+}
+
+/// Runs a setting's PRAGMA and returns its rows, or `None` when the database refuses it: a
+/// remote libSQL server answers "unsupported statement" to the PRAGMAs that are local-file
+/// concerns, and the service must run there all the same (`docs/storage.md`). The refusal goes
+/// to the log; a locked database fails like any statement.
+async fn apply_setting(
+    connection: &Connection,
+    database: &Database,
+    pragma: &str,
+) -> Result<Option<Vec<RowResult>>, StorageFailure> {
+    match query(connection, pragma, []).await {
+        Ok(rows) => Ok(Some(rows)),
+        Err(error) if is_locked(&error) => Err(error.into()),
+        Err(error) => {
+            eprintln!("sqlite {}: {pragma} refused: {error:?}", database.label);
+            Ok(None)
+        }
+    }
 }
 
 /// What the database file records about itself, read in one statement.
@@ -286,15 +305,17 @@ impl FileState {
 }
 
 /// Switches the file to the database's journal mode, outside any transaction (SQLite refuses it
-/// inside one). A database that answers with another mode keeps working and says so in the log:
-/// an in-memory database has no journal file, and a remote libSQL database manages its own log.
+/// inside one). A database that keeps another mode keeps working and says so in the log: an
+/// in-memory database has no journal file, and a remote libSQL database manages its own log.
 async fn set_journal_mode(
     connection: &Connection,
     database: &Database,
 ) -> Result<(), StorageFailure> {
     let wanted = database.journal_mode.name();
     let pragma = format!("PRAGMA journal_mode = {wanted}");
-    let rows = query(connection, &pragma, []).await?;
+    let Some(rows) = apply_setting(connection, database, &pragma).await? else {
+        return Ok(());
+    };
     let now: Option<&str> = rows.first().and_then(|row| row.get(0));
     if !now.is_some_and(|mode| mode.eq_ignore_ascii_case(wanted)) {
         eprintln!(
