@@ -1,6 +1,6 @@
 //! `spin:sqlite/sqlite@3.1.0` on real SQLite, opened the way Spin's in-process backend
 //! (`spin-sqlite-inproc`, rusqlite 0.34 bundled) opens it, because what the write benchmark
-//! shows must be what Spin will do (`docs/spin-facts.md`, "SQLite"):
+//! shows must be what Spin will do (`docs/spin-facts.md`, "Storage"):
 //!
 //! - every guest `open` is its own connection, and the file is opened on the connection's first
 //!   statement, not by `open`;
@@ -309,7 +309,7 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
         let connection = accessor.with(|mut access| access.get().statement_connection(&handle))?;
         // The outer error is the file failing to open (an error of `execute` itself); a
         // statement's own error reaches the guest through the completion future after empty
-        // columns and rows, as Spin streams it (`docs/spin-facts.md`, "SQLite").
+        // columns and rows, as Spin streams it (`docs/spin-facts.md`, "Storage").
         let result =
             on_blocking_thread(connection, move |c| Ok(execute(c, &statement, parameters))).await;
         let (columns, rows, outcome) = match result {
