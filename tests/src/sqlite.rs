@@ -8,6 +8,8 @@
 //!   FULL, the rollback journal unless the file says WAL) and the host runs no pragma of its own;
 //! - statements are prepared through the connection's statement cache and run on a blocking
 //!   thread holding the connection's lock, so one connection runs one statement at a time;
+//! - a statement's error reaches the guest through the completion of its row stream, after
+//!   empty columns, while a file that fails to open fails `execute` itself;
 //! - `ATTACH` of another file is denied (an in-memory or temporary database is allowed).
 //!
 //! Unlike Spin, rows are collected before they are handed to the guest (Spin streams them while

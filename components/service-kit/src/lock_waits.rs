@@ -18,16 +18,16 @@ const LONGEST: Duration = Duration::from_millis(2);
 const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
 
 /// The waits between tries of one statement: 0.1, 0.2, 0.4, 0.8, 1.6, then 2 ms each, until
-/// the statement has been at it for 5 s. The caller measures that time on its clock: a guest's
-/// sleep lasts longer than asked, so summing the waits would undercount.
+/// 5 s after the statement first found the database locked. The caller measures that time on
+/// its clock: a guest's sleep lasts longer than asked, so summing the waits would undercount.
 #[derive(Debug, Default)]
 pub struct LockWaits {
     tries: u32,
 }
 
 impl LockWaits {
-    /// The wait before the next try, or `None` once `elapsed` since the first try reached the
-    /// limit.
+    /// The wait before the next try, or `None` once `elapsed` since the database was first
+    /// found locked reached the limit.
     pub fn next_wait(&mut self, elapsed: Duration) -> Option<Duration> {
         let left = GIVE_UP_AFTER
             .checked_sub(elapsed)

@@ -45,7 +45,8 @@ pub enum JournalMode {
     /// Write-ahead log: readers and the writer do not block one another, and a commit appends
     /// to the log instead of rewriting pages through a rollback journal.
     Wal,
-    /// SQLite's default rollback journal.
+    /// SQLite's default rollback journal: for a file on a network filesystem, where WAL's
+    /// shared-memory index cannot work.
     Delete,
 }
 
@@ -212,14 +213,16 @@ pub async fn query(
     parameters: impl IntoIterator<Item = Value>,
 ) -> Result<Vec<RowResult>, Error> {
     let parameters: Vec<Value> = parameters.into_iter().collect();
-    let started = monotonic_clock::now();
+    // The clock is read only once the database was found locked: none of it on the usual path.
+    let mut first_locked: Option<u64> = None;
     let mut waits = LockWaits::default();
     loop {
         let outcome = run(connection, sql, parameters.clone()).await;
         let Err(error) = &outcome else {
             return outcome;
         };
-        let waited = Duration::from_nanos(monotonic_clock::now().saturating_sub(started));
+        let now = monotonic_clock::now();
+        let waited = Duration::from_nanos(now.saturating_sub(*first_locked.get_or_insert(now)));
         match waits.next_wait(waited) {
             Some(wait) if is_locked(error) => spin_sdk::time::sleep(wait).await,
             _ => return outcome,
