@@ -20,6 +20,7 @@ use crate::component::ComponentStats;
 use crate::state::{SpinHost, SpinView};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
@@ -29,7 +30,35 @@ use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 pub struct GuestConnection {
     label: String,
     path: PathBuf,
-    opened: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
+    opened: OnceLock<Arc<OpenFile>>,
+    /// The component's count of open files, which this connection's file joins.
+    files: Arc<AtomicUsize>,
+}
+
+/// A SQLite connection to a database file, counted among its component's open files until it
+/// has closed: SQLite's close may checkpoint the log, and a test that waits for the files to
+/// close must not see them closed before that is done.
+#[derive(Debug)]
+struct OpenFile {
+    connection: Mutex<rusqlite::Connection>,
+    /// Dropped after `connection` (fields drop in order), so the count falls once closed.
+    _counted: Counted,
+}
+
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The resource behind a guest's `connection` handle.
@@ -48,31 +77,35 @@ pub struct ConnectionSettings {
 }
 
 impl GuestConnection {
-    fn new(label: String, path: PathBuf) -> Self {
+    fn new(label: String, path: PathBuf, files: Arc<AtomicUsize>) -> Self {
         Self {
             label,
             path,
             opened: OnceLock::new(),
+            files,
         }
     }
 
     /// The SQLite connection, opened on first use. Two statements racing to open it may both
     /// open one; the first stored is kept, as in Spin.
-    fn sqlite(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, Error> {
-        if let Some(connection) = self.opened.get() {
-            return Ok(Arc::clone(connection));
+    fn sqlite(&self) -> Result<Arc<OpenFile>, Error> {
+        if let Some(file) = self.opened.get() {
+            return Ok(Arc::clone(file));
         }
         let connection =
             rusqlite::Connection::open(&self.path).map_err(|e| Error::Io(e.to_string()))?;
         connection.authorizer(Some(deny_attaching_files));
-        let connection = Arc::new(Mutex::new(connection));
-        Ok(Arc::clone(self.opened.get_or_init(|| connection)))
+        let file = Arc::new(OpenFile {
+            connection: Mutex::new(connection),
+            _counted: Counted::new(&self.files),
+        });
+        Ok(Arc::clone(self.opened.get_or_init(|| file)))
     }
 
     /// The settings of the connection if it has been opened; reading these pragmas changes
     /// nothing.
     fn settings(&self) -> Option<ConnectionSettings> {
-        let connection = self.opened.get()?.lock().ok()?;
+        let connection = self.opened.get()?.connection.lock().ok()?;
         let journal_mode = connection
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .ok()?;
@@ -99,26 +132,31 @@ fn deny_attaching_files(context: AuthContext<'_>) -> Authorization {
 
 /// The guest connections of one component that are still open, for tests to inspect.
 #[derive(Debug, Default)]
-pub struct OpenConnections(Mutex<Vec<std::sync::Weak<GuestConnection>>>);
+pub struct OpenConnections {
+    guests: Mutex<Vec<std::sync::Weak<GuestConnection>>>,
+    files: Arc<AtomicUsize>,
+}
 
 impl OpenConnections {
-    fn track(&self, connection: &Arc<GuestConnection>) {
-        if let Ok(mut open) = self.0.lock() {
-            open.retain(|weak| weak.strong_count() > 0);
-            open.push(Arc::downgrade(connection));
+    /// A new guest connection to `path`, tracked.
+    fn open(&self, label: String, path: PathBuf) -> Arc<GuestConnection> {
+        let connection = Arc::new(GuestConnection::new(label, path, Arc::clone(&self.files)));
+        if let Ok(mut guests) = self.guests.lock() {
+            guests.retain(|weak| weak.strong_count() > 0);
+            guests.push(Arc::downgrade(&connection));
         }
+        connection
     }
 
-    /// How many guest connections are still open (their instances not yet dropped).
-    pub fn open(&self) -> usize {
-        self.0.lock().map_or(0, |open| {
-            open.iter().filter(|w| w.strong_count() > 0).count()
-        })
+    /// How many database files the component's connections hold open; a file counts until
+    /// SQLite has closed it.
+    pub fn open_files(&self) -> usize {
+        self.files.load(Ordering::SeqCst)
     }
 
     /// The settings of every open guest connection that has run a statement.
     pub fn settings(&self) -> Vec<ConnectionSettings> {
-        let open: Vec<Arc<GuestConnection>> = match self.0.lock() {
+        let open: Vec<Arc<GuestConnection>> = match self.guests.lock() {
             Ok(open) => open.iter().filter_map(std::sync::Weak::upgrade).collect(),
             Err(_) => Vec::new(),
         };
@@ -186,8 +224,9 @@ async fn on_blocking_thread<R: Send + 'static>(
     work: impl FnOnce(&rusqlite::Connection) -> Result<R, Error> + Send + 'static,
 ) -> Result<R, Error> {
     tokio::task::spawn_blocking(move || {
-        let connection = connection.sqlite()?;
-        let connection = connection
+        let file = connection.sqlite()?;
+        let connection = file
+            .connection
             .lock()
             .map_err(|_| Error::Io("connection lock poisoned".into()))?;
         work(&connection)
@@ -203,8 +242,7 @@ impl SpinView<'_> {
         let path = self.state.component.sqlite_databases.get(&label).cloned();
         let path = path.ok_or(Error::AccessDenied)?;
         ComponentStats::count(&self.state.stats.sqlite_opens);
-        let connection = Arc::new(GuestConnection::new(label, path));
-        self.state.stats.sqlite_connections.track(&connection);
+        let connection = self.state.stats.sqlite_connections.open(label, path);
         Ok(ConnectionHandle { connection })
     }
 
@@ -232,8 +270,9 @@ fn on_this_thread<R>(
     connection: &GuestConnection,
     work: impl FnOnce(&rusqlite::Connection) -> R,
 ) -> Result<R, Error> {
-    let connection = connection.sqlite()?;
-    let connection = connection
+    let file = connection.sqlite()?;
+    let connection = file
+        .connection
         .lock()
         .map_err(|_| Error::Io("connection lock poisoned".into()))?;
     Ok(work(&connection))

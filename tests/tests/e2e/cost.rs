@@ -149,7 +149,7 @@ async fn a_cold_instance_on_a_migrated_database_sets_up_its_connection_in_three_
     // The first instance closes its connection as it goes: the last connection to close
     // checkpoints the log, and a statement meeting that would be tried again (and counted).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while metadata.sqlite_connections.open() > 0 {
+    while metadata.sqlite_connections.open_files() > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the first instance's connection still open after 30 s"

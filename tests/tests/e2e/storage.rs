@@ -70,7 +70,7 @@ async fn stop(app: App) {
         .collect();
     drop(app);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while stats.iter().any(|s| s.sqlite_connections.open() > 0) {
+    while stats.iter().any(|s| s.sqlite_connections.open_files() > 0) {
         assert!(
             std::time::Instant::now() < deadline,
             "connections still open 30 s after the app was dropped"
