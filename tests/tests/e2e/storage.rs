@@ -7,7 +7,7 @@ use super::common;
 use http::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::sqlite::ConnectionSettings;
-use spin_test_host::{App, AppOptions, InstanceLimits};
+use spin_test_host::{App, AppOptions, InstanceLimits, TestResponse};
 use std::path::Path;
 use std::time::Duration;
 
@@ -193,16 +193,12 @@ fn hold_write_lock(file: std::path::PathBuf, held: Duration) -> std::thread::Joi
     holder
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
-    let app = common::movie_system_with(patient());
-    write_one_of_each(&app).await;
+/// PUTs a second rating of `m1` while another connection holds the ratings database's write
+/// lock for `held`; returns the answer and how many statements the rating component ran for it.
+async fn rate_while_locked(app: &common::MovieSystem, held: Duration) -> (TestResponse, usize) {
     let rating = app.stats("rating").expect("component exists");
     let before = rating.sqlite_statements();
-    let holder = hold_write_lock(
-        app.root.path().join(".spin/ratings.db"),
-        Duration::from_millis(300),
-    );
+    let holder = hold_write_lock(app.root.path().join(".spin/ratings.db"), held);
     let response = app
         .request(
             Method::PUT,
@@ -212,10 +208,18 @@ async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
         .await
         .unwrap();
     holder.join().expect("the holder commits");
+    (response, rating.sqlite_statements() - before)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    let (response, statements) = rate_while_locked(&app, Duration::from_millis(300)).await;
     // SQLite's own busy handler would have waited inside one statement; the kit's waits show
     // as tries of the statement, the connection free between them.
     assert_eq!(
-        (response.status, rating.sqlite_statements() - before > 1),
+        (response.status, statements > 1),
         (StatusCode::CREATED, true),
         "PUT /ratings/movie/m1/users/u2 while another connection held the lock for 300 ms, \
          and whether it took more than one try"
@@ -226,19 +230,7 @@ async fn a_write_that_finds_the_database_locked_tries_again_until_it_is_free() {
 async fn a_write_that_finds_the_database_locked_for_five_seconds_is_a_503_that_stored_nothing() {
     let app = common::movie_system_with(patient());
     write_one_of_each(&app).await;
-    let holder = hold_write_lock(
-        app.root.path().join(".spin/ratings.db"),
-        Duration::from_secs(7),
-    );
-    let response = app
-        .request(
-            Method::PUT,
-            "/ratings/movie/m1/users/u2",
-            Some(json!({"value": 2})),
-        )
-        .await
-        .unwrap();
-    holder.join().expect("the holder commits");
+    let (response, _) = rate_while_locked(&app, Duration::from_secs(7)).await;
     assert_eq!(
         (response.status, response.header("retry-after")),
         (StatusCode::SERVICE_UNAVAILABLE, Some("1")),
