@@ -140,6 +140,16 @@ async fn killed_mid_load() -> (tempfile::TempDir, Acknowledged) {
     (root, all)
 }
 
+/// Fails naming how many of `total` acknowledged writes are `missing`, and one of them.
+fn assert_none_missing<T: std::fmt::Debug>(what: &str, missing: &[T], total: usize) {
+    assert!(
+        missing.is_empty(),
+        "{} of {total} acknowledged {what} lost or changed, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+}
+
 fn open(root: &Path, file: &str) -> rusqlite::Connection {
     rusqlite::Connection::open(root.join(".spin").join(file)).expect("the file opens")
 }
@@ -162,13 +172,7 @@ async fn every_acknowledged_rating_is_in_the_file_after_a_kill_9() {
             stored != Some(**value)
         })
         .collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged ratings lost or changed, e.g. {:?}",
-        missing.len(),
-        acknowledged.ratings.len(),
-        missing.first()
-    );
+    assert_none_missing("ratings", &missing, acknowledged.ratings.len());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -186,13 +190,7 @@ async fn every_acknowledged_metadata_write_is_in_the_file_after_a_kill_9() {
             stored.as_ref() != Some(*title)
         })
         .collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged metadata writes lost or changed, e.g. {:?}",
-        missing.len(),
-        acknowledged.titles.len(),
-        missing.first()
-    );
+    assert_none_missing("metadata writes", &missing, acknowledged.titles.len());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -100,12 +100,17 @@ async fn rollback_journal_root() -> tempfile::TempDir {
     root
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn on_a_fresh_file_metadata_runs_in_wal_with_full_sync() {
+/// The settings of `component`'s connections after the first writes to fresh files.
+async fn settings_on_fresh_files(component: &str) -> Vec<(String, String, i64)> {
     let app = common::movie_system_with(patient());
     write_one_of_each(&app).await;
+    settings(&app, component)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_fresh_file_metadata_runs_in_wal_with_full_sync() {
     assert_eq!(
-        settings(&app, "metadata"),
+        settings_on_fresh_files("metadata").await,
         [("metadata".to_owned(), "wal".to_owned(), 2)],
         "metadata's connections after its first write"
     );
@@ -113,10 +118,8 @@ async fn on_a_fresh_file_metadata_runs_in_wal_with_full_sync() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_fresh_file_ratings_run_in_wal_with_normal_sync() {
-    let app = common::movie_system_with(patient());
-    write_one_of_each(&app).await;
     assert_eq!(
-        settings(&app, "rating"),
+        settings_on_fresh_files("rating").await,
         [("ratings".to_owned(), "wal".to_owned(), 1)],
         "rating's connections after its first write"
     );
