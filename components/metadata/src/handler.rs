@@ -3,16 +3,14 @@
 //! knows about SQLite.
 
 use crate::controller::{MetadataController, MetadataRepository};
-use crate::etag::{ETag, matches_any};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
-use http::header::{ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
 use service_kit::FieldErrors;
+use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
-    Answer, Check, Fields, HttpResponse, HttpService, Problem, Query, RequestBody, Route, Routed,
-    json_object,
+    Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,36 +97,16 @@ async fn delete<R: MetadataRepository>(controller: &MetadataController<R>, id: M
     Ok(respond::empty(StatusCode::NO_CONTENT))
 }
 
-/// The stored metadata with its ETag. The tag is derived from the representation's bytes, so
-/// equal bodies share a tag and a change to any field changes it.
+/// The stored metadata with its ETag.
 fn representation(status: StatusCode, metadata: &Metadata) -> Answer {
-    let body = serde_json::to_vec(&MetadataView::from(metadata)).map_err(|error| {
-        eprintln!("serialising metadata failed: {error}");
-        Problem::internal()
-    })?;
-    let tag =
-        HeaderValue::try_from(ETag::of(&body).to_string()).map_err(|_| Problem::internal())?;
-    let mut response = respond::bytes(status, respond::JSON, body);
-    response.headers_mut().insert(ETAG, tag);
-    Ok(response)
-}
-
-/// 304 with the tag instead of `response` when `If-None-Match` matches its tag.
-fn unless_unchanged(response: HttpResponse, request: &HeaderMap) -> HttpResponse {
-    match (response.headers().get(ETAG), request.get(IF_NONE_MATCH)) {
-        (Some(current), Some(wanted)) if matches_any(current, wanted) => {
-            let mut not_modified = respond::empty(StatusCode::NOT_MODIFIED);
-            not_modified.headers_mut().insert(ETAG, current.clone());
-            not_modified
-        }
-        _ => response,
-    }
+    tagged_json(status, &MetadataView::from(metadata))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::repository::memory::InMemoryMetadataRepository as Memory;
+    use http::header::{ETAG, HeaderValue, IF_NONE_MATCH};
     use serde_json::{Value, json};
     use service_kit::edge::serve;
     use service_kit::testing::{

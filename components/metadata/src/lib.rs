@@ -5,7 +5,6 @@
 //! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
 
 pub mod controller;
-pub mod etag;
 pub mod handler;
 pub mod migrations;
 pub mod model;

@@ -5,8 +5,9 @@
 use crate::controller::{RatingController, RatingRepository};
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use service_kit::FieldErrors;
+use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_object,
@@ -64,7 +65,9 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         match route {
             RatingRoute::Rate => rate(self, &routed.params, routed.request).await,
             RatingRoute::Unrate => unrate(self, &routed.params).await,
-            RatingRoute::Aggregate => aggregate(self, &routed.params).await,
+            RatingRoute::Aggregate => {
+                aggregate(self, &routed.params, routed.request.headers()).await
+            }
             RatingRoute::BookRate => book_rate(self, &query()).await,
             RatingRoute::BookAverage => book_average(self, &query()).await,
         }
@@ -95,14 +98,20 @@ async fn unrate<R: RatingRepository>(controller: &RatingController<R>, params: &
     Ok(respond::empty(StatusCode::NO_CONTENT))
 }
 
+/// The aggregate with its ETag, or 304 when `If-None-Match` names it: the movie service
+/// revalidates its cached views this way, so an unchanged rating costs no body.
 async fn aggregate<R: RatingRepository>(
     controller: &RatingController<R>,
     params: &Params,
+    request: &HeaderMap,
 ) -> Answer {
     let record = one_record(params, PATH_RECORD)?;
     let aggregate = controller.aggregate(&record).await?;
     let view = AggregateView::new(&record, &aggregate);
-    Ok(respond::json(StatusCode::OK, &view))
+    Ok(unless_unchanged(
+        tagged_json(StatusCode::OK, &view)?,
+        request,
+    ))
 }
 
 async fn book_rate<R: RatingRepository>(controller: &RatingController<R>, query: &Query) -> Answer {
@@ -156,6 +165,7 @@ fn record_key(
 mod tests {
     use super::*;
     use crate::repository::memory::InMemoryRatingRepository as Memory;
+    use futures::executor::block_on;
     use serde_json::{Value, json};
     use service_kit::testing::{assert_problem, call, health, rejected_fields};
 
@@ -185,6 +195,45 @@ mod tests {
                 json!({"recordType": "movie", "recordId": "m1", "userId": "u1", "value": 4})
             ),
             "PUT {uri}"
+        );
+    }
+
+    fn aggregate_if_none_match(c: &Controller, tag: &http::HeaderValue) -> StatusCode {
+        let mut request = service_kit::testing::request(Method::GET, "/ratings/movie/m1", None);
+        request
+            .headers_mut()
+            .insert(http::header::IF_NONE_MATCH, tag.clone());
+        block_on(service_kit::edge::serve(c, request)).status()
+    }
+
+    fn aggregate_tag(c: &Controller) -> http::HeaderValue {
+        service_kit::testing::respond(c, Method::GET, "/ratings/movie/m1", None).headers()
+            [http::header::ETAG]
+            .clone()
+    }
+
+    #[test]
+    fn the_aggregate_is_304_while_its_tag_is_current() {
+        let c = controller();
+        rate(&c, "u1", 5);
+        let tag = aggregate_tag(&c);
+        assert_eq!(
+            aggregate_if_none_match(&c, &tag),
+            StatusCode::NOT_MODIFIED,
+            "GET /ratings/movie/m1 with If-None-Match {tag:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_rating_changes_the_aggregate_tag() {
+        let c = controller();
+        rate(&c, "u1", 5);
+        let tag = aggregate_tag(&c);
+        rate(&c, "u2", 1);
+        assert_eq!(
+            aggregate_if_none_match(&c, &tag),
+            StatusCode::OK,
+            "GET /ratings/movie/m1 with the tag from before u2 rated"
         );
     }
 

@@ -9,8 +9,17 @@
 pub enum ErrorClass {
     /// The addressed thing does not exist. The error's message may be shown to the client.
     NotFound,
-    /// A service this one depends on failed. Clients learn which one, never why.
+    /// A service this one depends on answered unusably. Clients learn which one, never why.
     Upstream(&'static str),
+    /// A service this one depends on cannot be reached now (refused, failing, or skipped while
+    /// its circuit breaker is open), and nothing cached could stand in: try again after
+    /// `retry_after_s` seconds.
+    Unavailable {
+        service: &'static str,
+        retry_after_s: u32,
+    },
+    /// A service this one depends on did not answer within its deadline.
+    TimedOut(&'static str),
     /// Our own fault (storage, configuration). Clients learn nothing; the log gets the message.
     Internal,
     /// A resource we need stayed taken (a database locked by other writers): nothing was

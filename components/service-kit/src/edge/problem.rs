@@ -117,8 +117,8 @@ impl From<FieldErrors> for Problem {
     }
 }
 
-/// A controller's error as HTTP: 404 with its message, 502 naming the upstream, 503 to retry
-/// shortly, or a 500 that reveals nothing. Whatever the client is not told goes to the component's log.
+/// A controller's error as HTTP: 404 with its message, 502 (unusable answer), 503 (unreachable,
+/// with `Retry-After`) or 504 (too slow) naming the upstream, 503 to retry shortly, or a 500 that reveals nothing. Whatever the client is not told goes to the component's log.
 impl<E: Classify> From<E> for Problem {
     fn from(error: E) -> Self {
         match error.class() {
@@ -128,6 +128,25 @@ impl<E: Classify> From<E> for Problem {
                 Problem::new(
                     StatusCode::BAD_GATEWAY,
                     format!("the {service} service did not answer usefully"),
+                )
+            }
+            ErrorClass::Unavailable {
+                service,
+                retry_after_s,
+            } => {
+                eprintln!("{error}");
+                let mut problem = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the {service} service is unavailable; try again shortly"),
+                );
+                problem.retry_after = Some(retry_after_s);
+                problem
+            }
+            ErrorClass::TimedOut(service) => {
+                eprintln!("{error}");
+                Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("the {service} service did not answer in time"),
                 )
             }
             ErrorClass::Internal => {
@@ -209,6 +228,37 @@ mod tests {
         let body = serde_json::to_string(&problem).unwrap_or_default();
         assert!(body.contains("the rating service"), "{body}");
         assert!(!body.contains("timeout"), "{body}");
+    }
+
+    #[test]
+    fn an_unavailable_upstream_is_a_503_naming_it_with_its_retry_after() {
+        let unavailable = ErrorClass::Unavailable {
+            service: "metadata",
+            retry_after_s: 5,
+        };
+        let problem = Problem::from(Failed("connection refused", unavailable));
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        let response = problem.into_response();
+        assert_eq!(
+            (
+                response.status(),
+                response.headers().get(RETRY_AFTER).map(|v| v.as_bytes()),
+                body.contains("the metadata service") && !body.contains("refused"),
+            ),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(&b"5"[..]), true),
+            "status, Retry-After and naming of an unavailable upstream: {body}"
+        );
+    }
+
+    #[test]
+    fn a_timed_out_upstream_is_a_504_naming_it() {
+        let problem = Problem::from(Failed("deadline", ErrorClass::TimedOut("rating")));
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        assert_eq!(
+            (problem.status(), body.contains("the rating service")),
+            (StatusCode::GATEWAY_TIMEOUT, true),
+            "{body}"
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! Entity tags for conditional GETs of metadata.
+//! Entity tags and conditional GETs (RFC 9110 8.8.3, 13.1.2): a client, or the movie service
+//! revalidating its cache, sends `If-None-Match` and gets a body-less 304 while nothing changed.
 
-use http::HeaderValue;
+use super::problem::Problem;
+use super::respond::{self, HttpResponse};
+use http::StatusCode;
+use http::header::{ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
+use serde::Serialize;
 use std::fmt;
 
 /// A strong validator: the 64-bit FNV-1a hash of a representation's bytes. FNV is fixed by
@@ -34,6 +39,32 @@ pub fn matches_any(current: &HeaderValue, if_none_match: &HeaderValue) -> bool {
     let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let current = opaque(current);
     wanted.trim() == "*" || wanted.split(',').any(|tag| opaque(tag) == current)
+}
+
+/// A JSON representation with its `ETag`. The tag is derived from the body's bytes, so equal
+/// bodies share a tag and a change to any field changes it.
+pub fn tagged_json(status: StatusCode, value: &impl Serialize) -> Result<HttpResponse, Problem> {
+    let body = serde_json::to_vec(value).map_err(|error| {
+        eprintln!("serialising a representation failed: {error}");
+        Problem::internal()
+    })?;
+    let tag =
+        HeaderValue::try_from(ETag::of(&body).to_string()).map_err(|_| Problem::internal())?;
+    let mut response = respond::bytes(status, respond::JSON, body);
+    response.headers_mut().insert(ETAG, tag);
+    Ok(response)
+}
+
+/// 304 with the tag instead of `response` when the request's `If-None-Match` names its tag.
+pub fn unless_unchanged(response: HttpResponse, request: &HeaderMap) -> HttpResponse {
+    match (response.headers().get(ETAG), request.get(IF_NONE_MATCH)) {
+        (Some(current), Some(wanted)) if matches_any(current, wanted) => {
+            let mut not_modified = respond::empty(StatusCode::NOT_MODIFIED);
+            not_modified.headers_mut().insert(ETAG, current.clone());
+            not_modified
+        }
+        _ => response,
+    }
 }
 
 #[cfg(test)]
