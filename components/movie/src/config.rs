@@ -1,14 +1,18 @@
-//! Where the upstreams are: the Spin variables `metadata_url` and `rating_url`.
+//! The movie service's configuration, all from Spin variables: where the upstreams are
+//! (`metadata_url`, `rating_url`) and how it caches and calls them ([`Settings`]).
 //!
-//! They default to `http://metadata.spin.internal` and `http://rating.spin.internal` (service
-//! chaining inside one Spin app); pointing them elsewhere splits the app into separate
-//! deployments without a code change. The entry point reads them once per instance (variables
-//! do not change while an app runs, and each read is a host call) and hands each gateway its
-//! base URL.
+//! The URLs default to `http://metadata.spin.internal` and `http://rating.spin.internal`
+//! (service chaining inside one Spin app); pointing them elsewhere splits the app into separate
+//! deployments without a code change. The entry point reads every variable once per instance
+//! (variables do not change while an app runs, and each read is a host call).
 
+use crate::cache::Ttl;
+use crate::reliability::breaker::BreakerPolicy;
+use crate::reliability::retry::RetryPolicy;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Why the upstreams could not be configured. Our fault, never the client's.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +21,12 @@ pub enum ConfigError {
     Variable {
         name: &'static str,
         source: spin_sdk::variables::Error,
+    },
+    #[error("variable {name} = {value:?} is not a whole number{unit}")]
+    InvalidNumber {
+        name: &'static str,
+        value: String,
+        unit: &'static str,
     },
     #[error("variable {name} = {value:?} is not an http(s) base URL: {reason}")]
     InvalidUrl {
@@ -70,32 +80,127 @@ pub struct Upstreams {
     pub rating: BaseUrl,
 }
 
-thread_local! {
-    static UPSTREAMS: RefCell<Option<Upstreams>> = const { RefCell::new(None) };
+/// How views are cached and upstreams called. Defaults are in `spin.toml` and README's
+/// reliability section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The instance-memory level (`cache_memory_fresh_ms`, `cache_memory_stale_ms`).
+    pub memory: Ttl,
+    /// The key-value level (`cache_store_fresh_ms`, `cache_store_stale_ms`).
+    pub store: Ttl,
+    /// `upstream_attempts`, `upstream_timeout_ms`, `retry_backoff_ms`.
+    pub retry: RetryPolicy,
+    /// The whole request's time for upstream calls and backoff (`request_budget_ms`).
+    pub budget: Duration,
+    /// `breaker_failures`, `breaker_cooldown_ms`.
+    pub breaker: BreakerPolicy,
 }
 
-impl Upstreams {
-    /// This instance's upstreams, read from Spin variables on first use. Instances are
+/// Everything the movie service is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub upstreams: Upstreams,
+    pub settings: Settings,
+}
+
+thread_local! {
+    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
+}
+
+impl Config {
+    /// This instance's configuration, read from Spin variables on first use. Instances are
     /// single-threaded, so a thread-local is an instance-local.
     pub async fn for_instance() -> Result<Self, ConfigError> {
-        if let Some(cached) = UPSTREAMS.with(|cell| cell.borrow().clone()) {
+        if let Some(cached) = CONFIG.with(|cell| cell.borrow().clone()) {
             return Ok(cached);
         }
-        let (metadata, rating) = futures::join!(variable("metadata_url"), variable("rating_url"));
-        let upstreams = Self {
-            metadata: metadata?,
-            rating: rating?,
+        let (metadata, rating) = futures::join!(url("metadata_url"), url("rating_url"));
+        let (memory_fresh, memory_stale, store_fresh, store_stale, timeout) = futures::join!(
+            millis("cache_memory_fresh_ms"),
+            millis("cache_memory_stale_ms"),
+            millis("cache_store_fresh_ms"),
+            millis("cache_store_stale_ms"),
+            millis("upstream_timeout_ms"),
+        );
+        let (budget, attempts, backoff, failures, cooldown) = futures::join!(
+            millis("request_budget_ms"),
+            count("upstream_attempts"),
+            millis("retry_backoff_ms"),
+            count("breaker_failures"),
+            millis("breaker_cooldown_ms"),
+        );
+        let config = Self {
+            upstreams: Upstreams {
+                metadata: metadata?,
+                rating: rating?,
+            },
+            settings: Settings {
+                memory: Ttl {
+                    fresh: memory_fresh?,
+                    stale: memory_stale?,
+                },
+                store: Ttl {
+                    fresh: store_fresh?,
+                    stale: store_stale?,
+                },
+                retry: RetryPolicy {
+                    attempts: attempts?,
+                    attempt_timeout: timeout?,
+                    backoff_base: backoff?,
+                },
+                budget: budget?,
+                breaker: BreakerPolicy {
+                    failures: failures?,
+                    cooldown: cooldown?,
+                },
+            },
         };
-        UPSTREAMS.with(|cell| cell.replace(Some(upstreams.clone())));
-        Ok(upstreams)
+        CONFIG.with(|cell| cell.replace(Some(config.clone())));
+        Ok(config)
     }
 }
 
-async fn variable(name: &'static str) -> Result<BaseUrl, ConfigError> {
-    let value = spin_sdk::variables::get(name)
+async fn variable(name: &'static str) -> Result<String, ConfigError> {
+    spin_sdk::variables::get(name)
         .await
-        .map_err(|source| ConfigError::Variable { name, source })?;
-    BaseUrl::parse(name, &value)
+        .map_err(|source| ConfigError::Variable { name, source })
+}
+
+async fn url(name: &'static str) -> Result<BaseUrl, ConfigError> {
+    BaseUrl::parse(name, &variable(name).await?)
+}
+
+async fn millis(name: &'static str) -> Result<Duration, ConfigError> {
+    parse_millis(name, &variable(name).await?)
+}
+
+async fn count(name: &'static str) -> Result<u32, ConfigError> {
+    parse_count(name, &variable(name).await?)
+}
+
+/// A duration given in whole milliseconds.
+pub fn parse_millis(name: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    raw.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| ConfigError::InvalidNumber {
+            name,
+            value: raw.to_owned(),
+            unit: " of milliseconds",
+        })
+}
+
+/// A count of at least 1.
+pub fn parse_count(name: &'static str, raw: &str) -> Result<u32, ConfigError> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| ConfigError::InvalidNumber {
+            name,
+            value: raw.to_owned(),
+            unit: " of at least 1",
+        })
 }
 
 #[cfg(test)]
@@ -106,6 +211,23 @@ mod tests {
     fn trailing_slashes_are_dropped_from_a_base_url() {
         let base = BaseUrl::parse("x", "http://127.0.0.1:9/r//").unwrap();
         assert_eq!(base.join("/ratings"), "http://127.0.0.1:9/r/ratings");
+    }
+
+    #[test]
+    fn durations_are_whole_milliseconds() {
+        assert_eq!(
+            parse_millis("x", " 250 ").ok(),
+            Some(Duration::from_millis(250))
+        );
+        let error = parse_millis("upstream_timeout_ms", "0.5s").unwrap_err();
+        assert!(error.to_string().contains("upstream_timeout_ms"), "{error}");
+    }
+
+    #[test]
+    fn a_count_must_be_at_least_one() {
+        assert_eq!(parse_count("x", "3").ok(), Some(3));
+        assert!(parse_count("upstream_attempts", "0").is_err());
+        assert!(parse_count("upstream_attempts", "-1").is_err());
     }
 
     #[test]

@@ -1,12 +1,24 @@
 //! HTTP for the movie service: its route table and one function per route. Routing, 404,
-//! 405 and error statuses are the kit's ([`service_kit::edge`]).
+//! 405 and error statuses are the kit's ([`service_kit::edge`]); the caching headers of a view
+//! are set here.
 
-use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway};
+use crate::clock::Clock;
+use crate::controller::{
+    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, Served,
+};
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
+use http::header::{AGE, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, PRAGMA};
 use http::{Method, StatusCode};
 use service_kit::edge::respond;
-use service_kit::edge::{Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed};
+use service_kit::edge::{
+    Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
+};
+
+/// RFC 9211: what this service's cache did for the response.
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+/// Names the upstreams a view is missing (`rating`), as the body's `degraded` field does.
+pub const MOVIE_DEGRADED: HeaderName = HeaderName::from_static("movie-degraded");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MovieRoute {
@@ -15,11 +27,12 @@ pub enum MovieRoute {
     BookDetails,
 }
 
-impl<M, R, C> HttpService for MovieController<M, R, C>
+impl<M, R, C, K> HttpService for MovieController<M, R, C, K>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
+    K: Clock,
 {
     const NAME: &'static str = "movie";
     type Route = MovieRoute;
@@ -38,51 +51,98 @@ where
             MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
             MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
         };
-        let details = self.get(&id).await?;
-        Ok(match route {
-            MovieRoute::Details => respond::json(StatusCode::OK, &DetailsView::from(&details)),
-            MovieRoute::BookDetails => {
-                respond::json(StatusCode::OK, &BookDetailsView::from(&details))
+        let served = self.view(&id, freshness(routed.request.headers())).await?;
+        let details = &served.view.details;
+        let unavailable = served.rating_unavailable;
+        let mut response = match route {
+            MovieRoute::Details => {
+                respond::json(StatusCode::OK, &DetailsView::new(details, unavailable))
             }
-        })
+            MovieRoute::BookDetails => {
+                respond::json(StatusCode::OK, &BookDetailsView::new(details, unavailable))
+            }
+        };
+        caching_headers(&mut response, &served);
+        Ok(response)
     }
+}
+
+/// `Cache-Control: no-cache` or `max-age=0` (or, without `Cache-Control`, the HTTP/1.0
+/// `Pragma: no-cache`) asks for a view composed now (RFC 9111 5.2.1).
+pub fn freshness(request: &HeaderMap) -> Freshness {
+    let directives = |name| {
+        request
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|directive| directive.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let cache_control = directives(CACHE_CONTROL);
+    let must_compose = if cache_control.is_empty() {
+        directives(PRAGMA).iter().any(|d| d == "no-cache")
+    } else {
+        cache_control
+            .iter()
+            .any(|d| d == "no-cache" || d == "max-age=0")
+    };
+    if must_compose {
+        Freshness::MustCompose
+    } else {
+        Freshness::CachedAllowed
+    }
+}
+
+/// `Cache-Status`, `Age` and `Cache-Control`, so HTTP caches in front of Spin can keep a view
+/// as long as this service would; a degraded view is not to be stored anywhere.
+fn caching_headers(response: &mut HttpResponse, served: &Served) {
+    let headers = response.headers_mut();
+    if let Ok(status) = HeaderValue::try_from(served.outcome.header(served.stored)) {
+        headers.insert(CACHE_STATUS, status);
+    }
+    headers.insert(AGE, HeaderValue::from(served.age.as_secs()));
+    let cache_control = if served.rating_unavailable {
+        headers.insert(MOVIE_DEGRADED, HeaderValue::from_static("rating"));
+        HeaderValue::from_static("no-store")
+    } else {
+        let max_age = format!("public, max-age={}", served.fresh_for.as_secs());
+        HeaderValue::try_from(max_age).unwrap_or(HeaderValue::from_static("no-cache"))
+    };
+    headers.insert(CACHE_CONTROL, cache_control);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::fakes::{FakeUpstreams, metadata};
-    use crate::model::RatingSummary;
+    use crate::controller::GatewayError;
+    use crate::fakes::{Fakes, metadata};
+    use http::header::RETRY_AFTER;
     use serde_json::{Value, json};
     use service_kit::testing::{self, rejected_fields};
 
-    fn call(fakes: &FakeUpstreams, method: Method, uri: &str) -> (StatusCode, Value) {
-        testing::call(
-            &MovieController::new(fakes, fakes, fakes),
-            method,
-            uri,
-            None,
-        )
+    fn call(fakes: &Fakes, method: Method, uri: &str) -> (StatusCode, Value) {
+        testing::call(&fakes.controller(), method, uri, None)
     }
 
-    fn with_movie() -> FakeUpstreams {
-        let fakes = FakeUpstreams::default();
-        fakes
-            .metadata
-            .borrow_mut()
-            .insert("m1".into(), metadata("m1"));
-        fakes
+    fn respond(fakes: &Fakes, uri: &str, headers: &[(&'static str, &'static str)]) -> HttpResponse {
+        let mut request = testing::request(Method::GET, uri, None);
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, HeaderValue::from_static(value));
+        }
+        futures::executor::block_on(service_kit::edge::serve(&fakes.controller(), request))
     }
 
-    fn rated(fakes: &FakeUpstreams, average: f64, count: u64) {
-        let summary = RatingSummary { average, count };
-        fakes.ratings.borrow_mut().insert("m1".into(), summary);
+    fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
+        response.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     #[test]
     fn details_carry_metadata_rating_and_count() {
-        let fakes = with_movie();
-        rated(&fakes, 4.5, 2);
+        let fakes = Fakes::with_movie();
+        fakes.rate(4.5, 2);
         assert_eq!(
             call(&fakes, Method::GET, "/movies/m1"),
             (
@@ -95,7 +155,7 @@ mod tests {
 
     #[test]
     fn an_unrated_movie_has_a_null_rating_and_zero_count() {
-        let (status, body) = call(&with_movie(), Method::GET, "/movies/m1");
+        let (status, body) = call(&Fakes::with_movie(), Method::GET, "/movies/m1");
         assert_eq!(
             (status, body["rating"].clone(), body["ratingCount"].clone()),
             (StatusCode::OK, Value::Null, json!(0)),
@@ -105,7 +165,7 @@ mod tests {
 
     #[test]
     fn the_book_route_omits_an_absent_rating() {
-        let (_, body) = call(&with_movie(), Method::GET, "/movie?id=m1");
+        let (_, body) = call(&Fakes::with_movie(), Method::GET, "/movie?id=m1");
         assert_eq!(
             body,
             json!({"metadata": metadata("m1")}),
@@ -115,8 +175,8 @@ mod tests {
 
     #[test]
     fn the_book_route_carries_the_bare_average() {
-        let fakes = with_movie();
-        rated(&fakes, 3.0, 1);
+        let fakes = Fakes::with_movie();
+        fakes.rate(3.0, 1);
         let (_, body) = call(&fakes, Method::GET, "/movie?id=m1");
         assert_eq!(
             body,
@@ -127,26 +187,112 @@ mod tests {
 
     #[test]
     fn a_movie_without_metadata_is_404_with_a_problem_body() {
-        let answer = call(&FakeUpstreams::default(), Method::GET, "/movies/m1");
+        let answer = call(&Fakes::default(), Method::GET, "/movies/m1");
         testing::assert_problem(&answer, StatusCode::NOT_FOUND, "GET /movies/m1");
     }
 
     #[test]
-    fn an_upstream_failure_is_502_naming_the_upstream_but_not_the_cause() {
-        let fakes = with_movie();
-        fakes.rating_failing.set(true);
-        let (status, body) = call(&fakes, Method::GET, "/movies/m1");
-        assert_eq!(status, StatusCode::BAD_GATEWAY, "GET /movies/m1: {body}");
-        let detail = body["detail"].as_str().unwrap_or_default();
-        assert!(
-            detail.contains("rating") && !body.to_string().contains("scripted"),
-            "GET /movies/m1: {body}"
+    fn an_unavailable_rating_service_gives_a_degraded_view_marked_in_header_and_body() {
+        let fakes = Fakes::with_movie();
+        fakes.rate(4.0, 1);
+        *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Status(500));
+        let response = respond(&fakes, "/movies/m1", &[]);
+        assert_eq!(
+            (
+                header(&response, "movie-degraded"),
+                header(&response, "cache-control")
+            ),
+            (Some("rating"), Some("no-store")),
+            "headers of a degraded view"
+        );
+        let (status, body) = testing::read(response);
+        assert_eq!(
+            (status, body["rating"].clone(), body["degraded"].clone()),
+            (StatusCode::OK, Value::Null, json!(["rating"])),
+            "GET /movies/m1 with rating failing"
         );
     }
 
     #[test]
+    fn unavailable_metadata_is_503_naming_it_with_retry_after() {
+        let fakes = Fakes::with_movie();
+        *fakes.metadata_script.failing.borrow_mut() =
+            Some(GatewayError::Transport("refused".into()));
+        let response = respond(&fakes, "/movies/m1", &[]);
+        assert_eq!(header(&response, RETRY_AFTER.as_str()), Some("1"));
+        let (status, body) = testing::read(response);
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            status == StatusCode::SERVICE_UNAVAILABLE
+                && detail.contains("metadata")
+                && !body.to_string().contains("refused"),
+            "GET /movies/m1: {status} {body}"
+        );
+    }
+
+    #[test]
+    fn slow_metadata_is_504_naming_it() {
+        let fakes = Fakes::with_movie();
+        fakes
+            .metadata_script
+            .latency
+            .set(std::time::Duration::from_secs(5));
+        let (status, body) = call(&fakes, Method::GET, "/movies/m1");
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("metadata"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_first_view_says_it_missed_and_stored() {
+        let response = respond(&Fakes::with_movie(), "/movies/m1", &[]);
+        assert_eq!(
+            (
+                header(&response, "cache-status"),
+                header(&response, "age"),
+                header(&response, "cache-control")
+            ),
+            (
+                Some("movie; fwd=uri-miss; stored"),
+                Some("0"),
+                Some("public, max-age=2")
+            )
+        );
+    }
+
+    #[test]
+    fn no_cache_from_the_client_is_honoured() {
+        for directive in [
+            ("cache-control", "no-cache"),
+            ("cache-control", "max-age=0"),
+            ("pragma", "no-cache"),
+        ] {
+            let response = respond(&Fakes::with_movie(), "/movies/m1", &[directive]);
+            assert_eq!(
+                header(&response, "cache-status"),
+                Some("movie; fwd=request; stored"),
+                "{directive:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_cache_control_directives_allow_the_cache() {
+        let headers = HeaderMap::from_iter([(
+            CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60, no-transform"),
+        )]);
+        assert_eq!(freshness(&headers), Freshness::CachedAllowed);
+    }
+
+    #[test]
     fn an_invalid_path_id_is_400_naming_id() {
-        let (status, body) = call(&with_movie(), Method::GET, "/movies/a%2Fb");
+        let (status, body) = call(&Fakes::with_movie(), Method::GET, "/movies/a%2Fb");
         assert_eq!(
             (status, rejected_fields(&body)),
             (StatusCode::BAD_REQUEST, vec!["id".to_owned()]),
@@ -156,7 +302,7 @@ mod tests {
 
     #[test]
     fn the_book_route_without_an_id_is_400_naming_id() {
-        let (status, body) = call(&with_movie(), Method::GET, "/movie");
+        let (status, body) = call(&Fakes::with_movie(), Method::GET, "/movie");
         assert_eq!(
             (status, rejected_fields(&body)),
             (StatusCode::BAD_REQUEST, vec!["id".to_owned()]),
@@ -166,9 +312,9 @@ mod tests {
 
     #[test]
     fn health_is_503_when_the_key_value_store_fails() {
-        let fakes = with_movie();
-        fakes.cache_failing.set(true);
-        let (status, _) = testing::health(&MovieController::new(&fakes, &fakes, &fakes));
+        let fakes = Fakes::with_movie();
+        fakes.store_failing.set(true);
+        let (status, _) = testing::health(&fakes.controller());
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "GET /health/movie");
     }
 }

@@ -1,9 +1,11 @@
 //! The metadata service: `GET {metadata_url}/metadata/{id}`.
 
-use super::request::{Fetched, get_json};
+use super::request::get_json;
+use crate::cache::entry::Validator;
 use crate::config::BaseUrl;
-use crate::controller::{GatewayError, MetadataGateway};
+use crate::controller::{Fetched, GatewayError, MetadataGateway};
 use crate::model::{MovieId, MovieMetadata};
+use std::time::Duration;
 
 pub struct HttpMetadataGateway {
     base: BaseUrl,
@@ -16,15 +18,18 @@ impl HttpMetadataGateway {
 }
 
 impl MetadataGateway for HttpMetadataGateway {
-    async fn metadata(&self, id: &MovieId) -> Result<Option<MovieMetadata>, GatewayError> {
+    async fn metadata(
+        &self,
+        id: &MovieId,
+        known: Option<&Validator>,
+        timeout: Duration,
+    ) -> Result<Fetched<MovieMetadata>, GatewayError> {
         let url = self.base.join(&format!("/metadata/{id}"));
-        match get_json::<MovieMetadata>(&url).await? {
-            Fetched::Found(metadata) if metadata.id == id.as_str() => Ok(Some(metadata)),
-            Fetched::Found(metadata) => Err(GatewayError::Malformed(format!(
-                "asked for movie {id} and got {}",
-                metadata.id
-            ))),
-            Fetched::NotFound => Ok(None),
+        match get_json::<MovieMetadata>(&url, known, timeout).await? {
+            Fetched::Found { value, .. } if value.id != id.as_str() => Err(
+                GatewayError::Malformed(format!("asked for movie {id} and got {}", value.id)),
+            ),
+            fetched => Ok(fetched),
         }
     }
 }

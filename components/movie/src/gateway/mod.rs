@@ -2,4 +2,4 @@
 
 pub mod metadata;
 pub mod rating;
-mod request;
+pub mod request;

@@ -1,10 +1,12 @@
 //! The rating service: `GET {rating_url}/ratings/movie/{id}`.
 
-use super::request::{Fetched, get_json};
+use super::request::get_json;
+use crate::cache::entry::Validator;
 use crate::config::BaseUrl;
-use crate::controller::{GatewayError, RatingGateway};
+use crate::controller::{Fetched, GatewayError, RatingGateway};
 use crate::model::{MovieId, RatingSummary};
 use serde::Deserialize;
+use std::time::Duration;
 
 /// The record type under which movies are rated.
 pub const RECORD_TYPE: &str = "movie";
@@ -27,11 +29,23 @@ impl HttpRatingGateway {
 }
 
 impl RatingGateway for HttpRatingGateway {
-    async fn rating(&self, id: &MovieId) -> Result<Option<RatingSummary>, GatewayError> {
+    async fn rating(
+        &self,
+        id: &MovieId,
+        known: Option<&Validator>,
+        timeout: Duration,
+    ) -> Result<Fetched<RatingSummary>, GatewayError> {
         let url = self.base.join(&format!("/ratings/{RECORD_TYPE}/{id}"));
-        Ok(match get_json::<Aggregate>(&url).await? {
-            Fetched::Found(Aggregate { average, count }) => Some(RatingSummary { average, count }),
-            Fetched::NotFound => None,
+        Ok(match get_json::<Aggregate>(&url, known, timeout).await? {
+            Fetched::Found {
+                value: Aggregate { average, count },
+                tag,
+            } => Fetched::Found {
+                value: RatingSummary { average, count },
+                tag,
+            },
+            Fetched::Absent => Fetched::Absent,
+            Fetched::NotModified => Fetched::NotModified,
         })
     }
 }

@@ -1,67 +1,146 @@
-//! One GET of a JSON resource from an upstream service, and how its answer is read.
+//! One attempt at a conditional GET of a JSON resource from an upstream service, with its
+//! deadline, and how its answer is read. Retries and fallbacks are the controller's.
 
-use crate::controller::GatewayError;
-use http::header::{ACCEPT, CONTENT_TYPE};
+use crate::cache::entry::Validator;
+use crate::controller::{Fetched, GatewayError};
 use http::{HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 use service_kit::edge::problem::PROBLEM_JSON;
-use service_kit::edge::request::MAX_BODY_BYTES;
-use spin_sdk::http::EmptyBody;
-
-/// What an upstream answered, read.
-#[derive(Debug, PartialEq)]
-pub enum Fetched<T> {
-    Found(T),
-    /// The upstream said it has no such resource.
-    NotFound,
-}
+use std::time::Duration;
 
 /// What the status line and media type of an upstream answer say, before its body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     /// 200: the body is the resource.
     Found,
+    /// 304: the resource still has the tag we sent.
+    NotModified,
     /// 404 with a problem body: the upstream looked and the resource is absent.
     Absent,
 }
 
 /// Reads an upstream's status and media type. A 404 means "absent" only with a problem body:
 /// a bare 404 is what Spin answers when no route matches, i.e. a wrong upstream URL, and must
-/// surface as a failure rather than hide every movie.
+/// surface as a failure rather than hide every movie. A 304 is only expected when we sent a
+/// validator.
 pub fn classify(
     status: StatusCode,
     content_type: Option<&HeaderValue>,
+    sent_validator: bool,
 ) -> Result<Answer, GatewayError> {
     let is_problem =
         content_type.is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     match status {
         StatusCode::OK => Ok(Answer::Found),
+        StatusCode::NOT_MODIFIED if sent_validator => Ok(Answer::NotModified),
         StatusCode::NOT_FOUND if is_problem => Ok(Answer::Absent),
         other => Err(GatewayError::Status(other.as_u16())),
     }
 }
 
-pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<Fetched<T>, GatewayError> {
-    let request = http::Request::get(url)
-        .header(ACCEPT, "application/json")
-        .body(EmptyBody::new())
-        .map_err(|error| GatewayError::Transport(format!("GET {url}: {error}")))?;
-    let response = spin_sdk::http::send(request)
-        .await
-        .map_err(|error| GatewayError::Transport(format!("GET {url}: {error:?}")))?;
-    match classify(response.status(), response.headers().get(CONTENT_TYPE))? {
-        Answer::Absent => return Ok(Fetched::NotFound),
-        Answer::Found => {}
-    }
-    let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|error| GatewayError::Malformed(format!("GET {url}: {error}")))?
-        .to_bytes();
-    serde_json::from_slice(&body)
-        .map(Fetched::Found)
+/// The body of a 200, parsed.
+pub fn parse<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(body)
         .map_err(|error| GatewayError::Malformed(format!("GET {url}: {error}")))
+}
+
+/// `GET url` with `If-None-Match: known` if given, abandoned after `timeout`: the `wasi:http`
+/// timeouts bound calls over the network, and a timer of our own bounds service-chained calls,
+/// which Spin awaits without them.
+#[cfg(target_arch = "wasm32")]
+pub async fn get_json<T: DeserializeOwned>(
+    url: &str,
+    known: Option<&Validator>,
+    timeout: Duration,
+) -> Result<Fetched<T>, GatewayError> {
+    let attempt = wasm::get_json(url, known, timeout);
+    let timer = spin_sdk::time::sleep(timeout);
+    crate::reliability::deadline::within(timer, attempt)
+        .await
+        .unwrap_or(Err(GatewayError::TimedOut))
+}
+
+/// Native builds (unit tests) have no outbound HTTP.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn get_json<T: DeserializeOwned>(
+    url: &str,
+    _known: Option<&Validator>,
+    _timeout: Duration,
+) -> Result<Fetched<T>, GatewayError> {
+    Err(GatewayError::Transport(format!(
+        "GET {url}: no outbound HTTP outside wasm"
+    )))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use super::*;
+    use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+    use http_body_util::{BodyExt, Limited};
+    use service_kit::edge::request::MAX_BODY_BYTES;
+    use spin_sdk::http::EmptyBody;
+    use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
+    use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+
+    pub async fn get_json<T: DeserializeOwned>(
+        url: &str,
+        known: Option<&Validator>,
+        timeout: Duration,
+    ) -> Result<Fetched<T>, GatewayError> {
+        let transport = |error: String| GatewayError::Transport(format!("GET {url}: {error}"));
+        let mut builder = http::Request::get(url).header(ACCEPT, "application/json");
+        if let Some(Validator(tag)) = known {
+            builder = builder.header(IF_NONE_MATCH, tag.as_str());
+        }
+        let mut request = builder
+            .body(EmptyBody::new())
+            .map_err(|error| transport(error.to_string()))?;
+        request
+            .extensions_mut()
+            .insert(RequestOptionsExtension(options(timeout)));
+        let response = spin_sdk::http::send(request)
+            .await
+            .map_err(|error| match error {
+                ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
+                    GatewayError::TimedOut
+                }
+                other => transport(format!("{other:?}")),
+            })?;
+        let tag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| Validator(value.to_owned()));
+        match classify(
+            response.status(),
+            response.headers().get(CONTENT_TYPE),
+            known.is_some(),
+        )? {
+            Answer::Absent => return Ok(Fetched::Absent),
+            Answer::NotModified => return Ok(Fetched::NotModified),
+            Answer::Found => {}
+        }
+        let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|error| GatewayError::Malformed(format!("GET {url}: {error}")))?
+            .to_bytes();
+        Ok(Fetched::Found {
+            value: parse(url, &body)?,
+            tag,
+        })
+    }
+
+    /// The `wasi:http` timeouts Spin applies to a call over the network (600 s each unless
+    /// set). A host that does not support one leaves it unset; the guest's timer still holds.
+    fn options(timeout: Duration) -> RequestOptions {
+        let options = RequestOptions::new();
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        options
+    }
 }
 
 #[cfg(test)]
@@ -79,7 +158,7 @@ mod tests {
     #[test]
     fn a_200_is_the_resource() {
         assert_eq!(
-            classify(StatusCode::OK, json().as_ref()).ok(),
+            classify(StatusCode::OK, json().as_ref(), false).ok(),
             Some(Answer::Found)
         );
     }
@@ -87,7 +166,7 @@ mod tests {
     #[test]
     fn a_404_with_a_problem_body_is_an_absent_resource() {
         assert_eq!(
-            classify(StatusCode::NOT_FOUND, problem().as_ref()).ok(),
+            classify(StatusCode::NOT_FOUND, problem().as_ref(), false).ok(),
             Some(Answer::Absent)
         );
     }
@@ -95,7 +174,7 @@ mod tests {
     #[test]
     fn a_bare_404_is_a_wrong_url_and_fails() {
         assert!(matches!(
-            classify(StatusCode::NOT_FOUND, None),
+            classify(StatusCode::NOT_FOUND, None, false),
             Err(GatewayError::Status(404))
         ));
     }
@@ -103,8 +182,24 @@ mod tests {
     #[test]
     fn a_404_with_another_media_type_fails() {
         assert!(matches!(
-            classify(StatusCode::NOT_FOUND, json().as_ref()),
+            classify(StatusCode::NOT_FOUND, json().as_ref(), false),
             Err(GatewayError::Status(404))
+        ));
+    }
+
+    #[test]
+    fn a_304_is_not_modified_only_after_sending_a_validator() {
+        assert_eq!(
+            classify(StatusCode::NOT_MODIFIED, None, true).ok(),
+            Some(Answer::NotModified)
+        );
+    }
+
+    #[test]
+    fn an_oversized_or_garbage_body_is_malformed() {
+        assert!(matches!(
+            parse::<u8>("u", b"<html>"),
+            Err(GatewayError::Malformed(_))
         ));
     }
 
@@ -116,7 +211,7 @@ mod tests {
             StatusCode::CREATED,
         ] {
             assert!(
-                matches!(classify(status, problem().as_ref()), Err(GatewayError::Status(s)) if s == status.as_u16()),
+                matches!(classify(status, problem().as_ref(), false), Err(GatewayError::Status(s)) if s == status.as_u16()),
                 "{status}"
             );
         }

@@ -1,0 +1,96 @@
+//! The instance-memory level: views this instance composed or read from the store.
+//!
+//! Spin reuses an instance for many requests (up to 128 by default, `docs/spin-facts.md`,
+//! "Instances and state"), each instance is single-threaded, and its memory dies with it, so
+//! a bounded map behind an `Rc<RefCell<_>>` is all it takes. The entry point keeps one per
+//! instance; unit tests make their own.
+
+use super::entry::CachedView;
+use crate::model::MovieId;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Entries kept per instance. A view is about 0.5 KiB, so the level stays under a megabyte.
+pub const CAPACITY: usize = 1_024;
+
+#[derive(Clone, Default)]
+pub struct MemoryCache(Rc<RefCell<HashMap<MovieId, Rc<CachedView>>>>);
+
+impl MemoryCache {
+    pub fn get(&self, id: &MovieId) -> Option<Rc<CachedView>> {
+        self.0.borrow().get(id).cloned()
+    }
+
+    /// Keeps `view`, first making room if the level is full: entries that are no longer
+    /// usable (`usable` says false) go, and if none did, an arbitrary one.
+    pub fn put(&self, view: Rc<CachedView>, usable: impl Fn(&CachedView) -> bool) {
+        let mut entries = self.0.borrow_mut();
+        if entries.len() >= CAPACITY && !entries.contains_key(&view.details.id) {
+            entries.retain(|_, entry| usable(entry));
+            if entries.len() >= CAPACITY {
+                let victim = entries.keys().next().cloned();
+                if let Some(victim) = victim {
+                    entries.remove(&victim);
+                }
+            }
+        }
+        entries.insert(view.details.id.clone(), view);
+    }
+
+    pub fn remove(&self, id: &MovieId) {
+        self.0.borrow_mut().remove(id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MovieDetails, MovieMetadata};
+
+    fn view(n: usize, composed_at_ms: u64) -> Rc<CachedView> {
+        let id = format!("m{n}");
+        Rc::new(CachedView {
+            details: MovieDetails {
+                id: MovieId::parse(&id).unwrap(),
+                metadata: MovieMetadata {
+                    id,
+                    title: String::new(),
+                    description: String::new(),
+                    director: String::new(),
+                },
+                rating: None,
+            },
+            composed_at_ms,
+            metadata_tag: None,
+            rating_tag: None,
+        })
+    }
+
+    #[test]
+    fn the_level_never_holds_more_than_its_capacity() {
+        let cache = MemoryCache::default();
+        for n in 0..CAPACITY + 10 {
+            cache.put(view(n, 0), |_| true);
+        }
+        assert_eq!(cache.len(), CAPACITY);
+    }
+
+    #[test]
+    fn a_full_level_drops_unusable_entries_first() {
+        let cache = MemoryCache::default();
+        for n in 0..CAPACITY {
+            cache.put(view(n, if n == 0 { 1 } else { 0 }), |_| true);
+        }
+        cache.put(view(CAPACITY, 1), |entry| entry.composed_at_ms == 1);
+        assert_eq!(cache.len(), 2, "only the usable entries are left");
+    }
+}

@@ -1,0 +1,469 @@
+use super::*;
+use crate::fakes::{Fakes, SETTINGS, metadata};
+use crate::reliability::retry::RetryPolicy;
+use futures::executor::block_on;
+
+fn id(raw: &str) -> MovieId {
+    MovieId::parse(raw).unwrap()
+}
+
+type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+
+fn view(controller: &Controller<'_>) -> Result<Served, MovieError> {
+    block_on(controller.view(&id("m1"), Freshness::CachedAllowed))
+}
+
+fn must_compose(controller: &Controller<'_>) -> Result<Served, MovieError> {
+    block_on(controller.view(&id("m1"), Freshness::MustCompose))
+}
+
+fn outcome(controller: &Controller<'_>) -> CacheOutcome {
+    view(controller).expect("a view").outcome
+}
+
+fn calls(fakes: &Fakes) -> (u32, u32) {
+    (
+        fakes.metadata_script.calls.get(),
+        fakes.rating_script.calls.get(),
+    )
+}
+
+#[test]
+fn details_combine_metadata_and_rating() {
+    let fakes = Fakes::with_movie();
+    fakes.rate(4.5, 2);
+    let served = view(&fakes.controller()).unwrap();
+    assert_eq!(served.view.details.metadata, metadata("m1"));
+    assert_eq!(
+        served.view.details.rating,
+        Some(RatingSummary {
+            average: 4.5,
+            count: 2
+        })
+    );
+}
+
+#[test]
+fn both_upstreams_are_asked_concurrently() {
+    let fakes = Fakes::with_movie();
+    view(&fakes.controller()).unwrap();
+    assert_eq!(fakes.max_in_flight.get(), 2);
+}
+
+#[test]
+fn an_unrated_movie_has_no_rating_rather_than_an_error() {
+    let fakes = Fakes::with_movie();
+    let served = view(&fakes.controller()).unwrap();
+    assert_eq!(
+        (served.view.details.rating, served.rating_unavailable),
+        (None, false)
+    );
+}
+
+#[test]
+fn missing_metadata_is_not_found_even_when_rating_fails() {
+    let fakes = Fakes::default();
+    *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Status(500));
+    let result = view(&fakes.controller());
+    assert!(matches!(result, Err(MovieError::NotFound(_))), "{result:?}");
+}
+
+#[test]
+fn a_failing_rating_upstream_gives_a_view_without_rating_that_is_not_cached() {
+    let fakes = Fakes::with_movie();
+    fakes.rate(4.0, 1);
+    *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Status(500));
+    let served = view(&fakes.controller()).unwrap();
+    assert_eq!(
+        (
+            served.view.details.rating,
+            served.rating_unavailable,
+            served.stored
+        ),
+        (None, true, false),
+        "rating, degraded, stored"
+    );
+}
+
+#[test]
+fn failing_metadata_with_nothing_cached_is_unavailable_naming_it() {
+    let fakes = Fakes::with_movie();
+    *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Transport("refused".into()));
+    let result = view(&fakes.controller());
+    assert!(
+        matches!(
+            result,
+            Err(MovieError::Unavailable {
+                service: "metadata",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn slow_metadata_with_nothing_cached_times_out_naming_it() {
+    let fakes = Fakes::with_movie();
+    fakes.metadata_script.latency.set(Duration::from_secs(10));
+    let result = view(&fakes.controller());
+    assert!(
+        matches!(
+            result,
+            Err(MovieError::TimedOut {
+                service: "metadata"
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn garbage_from_metadata_is_a_bad_gateway() {
+    let fakes = Fakes::with_movie();
+    *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Malformed("html".into()));
+    let result = view(&fakes.controller());
+    assert!(
+        matches!(
+            result,
+            Err(MovieError::Upstream {
+                service: "metadata",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_second_view_is_a_memory_hit_without_any_store_or_upstream_call() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    let (gets, sets, before) = (
+        fakes.store_gets.get(),
+        fakes.store_sets.get(),
+        calls(&fakes),
+    );
+    assert_eq!(outcome(&controller), CacheOutcome::MemoryHit);
+    assert_eq!(
+        (
+            fakes.store_gets.get(),
+            fakes.store_sets.get(),
+            calls(&fakes)
+        ),
+        (gets, sets, before),
+        "store reads, store writes and upstream calls of a memory hit"
+    );
+}
+
+#[test]
+fn another_instance_gets_a_store_hit_with_one_store_read_and_no_upstream_call() {
+    let fakes = Fakes::with_movie();
+    view(&fakes.controller()).unwrap();
+    let (gets, before) = (fakes.store_gets.get(), calls(&fakes));
+    let other_instance = fakes.controller();
+    assert_eq!(outcome(&other_instance), CacheOutcome::StoreHit);
+    assert_eq!(
+        (fakes.store_gets.get() - gets, calls(&fakes)),
+        (1, before),
+        "store reads and upstream calls of a store hit"
+    );
+}
+
+#[test]
+fn a_memory_entry_past_its_ttl_is_served_from_the_store_while_that_is_fresh() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.memory.fresh);
+    assert_eq!(outcome(&controller), CacheOutcome::StoreHit);
+}
+
+#[test]
+fn no_cache_composes_afresh() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    let served = must_compose(&controller).unwrap();
+    assert_eq!(
+        (served.outcome, calls(&fakes)),
+        (CacheOutcome::Bypassed, (2, 2)),
+        "outcome and upstream calls after a no-cache view"
+    );
+}
+
+#[test]
+fn a_stale_entry_is_revalidated_with_conditional_requests() {
+    let fakes = Fakes::with_movie();
+    fakes.rate(4.0, 1);
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh);
+    let served = view(&controller).unwrap();
+    assert_eq!(
+        (
+            served.outcome,
+            fakes.metadata_script.not_modified.get(),
+            fakes.rating_script.not_modified.get()
+        ),
+        (CacheOutcome::Refreshed, 1, 1),
+        "outcome and 304s of a revalidation"
+    );
+}
+
+#[test]
+fn a_revalidation_picks_up_a_changed_rating() {
+    let fakes = Fakes::with_movie();
+    fakes.rate(4.0, 1);
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.rate(2.0, 2);
+    fakes.advance(SETTINGS.store.fresh);
+    let served = view(&controller).unwrap();
+    assert_eq!(served.view.details.rating.map(|r| r.count), Some(2));
+}
+
+#[test]
+fn a_refreshed_view_is_fresh_again() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh);
+    view(&controller).unwrap();
+    assert_eq!(outcome(&controller), CacheOutcome::MemoryHit);
+}
+
+#[test]
+fn failing_metadata_serves_the_stale_view() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh * 10);
+    *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Status(503));
+    let served = view(&controller).unwrap();
+    assert_eq!(
+        (
+            served.outcome,
+            served.age >= SETTINGS.store.fresh * 10,
+            served.fresh_for
+        ),
+        (CacheOutcome::StaleServed, true, Duration::ZERO),
+        "outcome, age of at least 20 s, freshness left"
+    );
+}
+
+#[test]
+fn a_view_past_its_stale_window_is_not_served_during_an_outage() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh + SETTINGS.store.stale);
+    *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Status(503));
+    assert!(matches!(
+        view(&controller),
+        Err(MovieError::Unavailable { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_store_entry_is_a_miss() {
+    let fakes = Fakes::with_movie();
+    let key = crate::cache::entry::key(&id("m1"));
+    fakes
+        .store
+        .borrow_mut()
+        .insert(key, b"{\"format\": 1, oops".to_vec());
+    assert_eq!(outcome(&fakes.controller()), CacheOutcome::Miss);
+}
+
+#[test]
+fn a_failing_store_still_serves_the_view() {
+    let fakes = Fakes::with_movie();
+    fakes.store_failing.set(true);
+    let served = view(&fakes.controller()).unwrap();
+    assert_eq!((served.outcome, served.stored), (CacheOutcome::Miss, false));
+}
+
+#[test]
+fn a_deleted_movie_is_not_found_and_leaves_the_cache() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.metadata.borrow_mut().clear();
+    assert!(matches!(
+        must_compose(&controller),
+        Err(MovieError::NotFound(_))
+    ));
+    assert!(
+        matches!(view(&controller), Err(MovieError::NotFound(_))),
+        "a later view is not served from the cache"
+    );
+}
+
+#[test]
+fn a_503_is_retried_until_it_succeeds() {
+    let fakes = Fakes::with_movie();
+    fakes
+        .rating_script
+        .failures
+        .borrow_mut()
+        .extend([GatewayError::Status(503), GatewayError::Status(503)]);
+    let served = view(&fakes.controller()).unwrap();
+    assert_eq!(
+        (fakes.rating_script.calls.get(), served.rating_unavailable),
+        (3, false),
+        "rating calls and degradation after two 503s"
+    );
+}
+
+#[test]
+fn backoffs_stay_within_their_ceilings() {
+    let fakes = Fakes::with_movie();
+    *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Transport("reset".into()));
+    view(&fakes.controller()).unwrap();
+    let slept = fakes.slept.borrow().clone();
+    assert_eq!(slept.len(), 2, "two backoffs for three attempts: {slept:?}");
+    for (retry, wait) in slept.iter().enumerate() {
+        assert!(
+            *wait <= SETTINGS.retry.backoff_base * 2u32.pow(retry as u32),
+            "{slept:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_answer_is_not_retried() {
+    let fakes = Fakes::with_movie();
+    *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Malformed("garbage".into()));
+    view(&fakes.controller()).unwrap();
+    assert_eq!(fakes.rating_script.calls.get(), 1);
+}
+
+#[test]
+fn a_timeout_is_not_retried() {
+    let fakes = Fakes::with_movie();
+    fakes.rating_script.latency.set(Duration::from_secs(10));
+    view(&fakes.controller()).unwrap();
+    assert_eq!(fakes.rating_script.calls.get(), 1);
+}
+
+#[test]
+fn retries_never_run_past_the_budget() {
+    let fakes = Fakes::with_movie();
+    let settings = Settings {
+        retry: RetryPolicy {
+            attempts: 100,
+            ..SETTINGS.retry
+        },
+        ..SETTINGS
+    };
+    *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Transport("reset".into()));
+    fakes.rating_script.latency.set(Duration::from_millis(100));
+    let started = fakes.now_ms.get();
+    block_on(
+        fakes
+            .controller_with(MemoryCache::default(), settings)
+            .view(&id("m1"), Freshness::CachedAllowed),
+    )
+    .unwrap();
+    let spent = Duration::from_millis(fakes.now_ms.get() - started);
+    assert!(
+        spent <= SETTINGS.budget && fakes.rating_script.calls.get() < 100,
+        "{spent:?} spent in {} calls",
+        fakes.rating_script.calls.get()
+    );
+}
+
+#[test]
+fn each_attempt_gets_at_most_the_attempt_timeout() {
+    let fakes = Fakes::with_movie();
+    view(&fakes.controller()).unwrap();
+    assert_eq!(
+        fakes.metadata_script.timeouts.borrow().as_slice(),
+        [SETTINGS.retry.attempt_timeout]
+    );
+}
+
+/// Fails `views` views of m1 because metadata is down, composing each afresh.
+fn fail_views(fakes: &Fakes, views: u32) {
+    *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Status(500));
+    for _ in 0..views {
+        let _ = must_compose(&fakes.controller());
+    }
+}
+
+#[test]
+fn repeated_failures_open_the_breaker_and_views_skip_the_upstream() {
+    let fakes = Fakes::with_movie();
+    fail_views(&fakes, SETTINGS.breaker.failures);
+    let before = fakes.metadata_script.calls.get();
+    let result = must_compose(&fakes.controller());
+    assert_eq!(
+        fakes.metadata_script.calls.get(),
+        before,
+        "metadata calls while the breaker is open"
+    );
+    assert!(
+        matches!(
+            result,
+            Err(MovieError::Unavailable {
+                service: "metadata",
+                retry_after_s: 5,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_breaker_closes_after_the_cooldown_when_the_probe_succeeds() {
+    let fakes = Fakes::with_movie();
+    fail_views(&fakes, SETTINGS.breaker.failures);
+    fakes.advance(SETTINGS.breaker.cooldown);
+    *fakes.metadata_script.failing.borrow_mut() = None;
+    must_compose(&fakes.controller()).unwrap();
+    let stored = fakes.store.borrow().get(breaker::KEY).cloned().unwrap();
+    assert_eq!(Breakers::decode(&stored).metadata, Breaker::default());
+}
+
+#[test]
+fn a_healthy_view_does_not_write_the_breakers() {
+    let fakes = Fakes::with_movie();
+    view(&fakes.controller()).unwrap();
+    assert!(!fakes.store.borrow().contains_key(breaker::KEY));
+}
+
+#[test]
+fn a_hit_does_not_read_the_breakers() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    let gets = fakes.store_gets.get();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.memory.fresh);
+    view(&controller).unwrap();
+    assert_eq!(
+        fakes.store_gets.get() - gets,
+        1,
+        "only the store hit's read"
+    );
+}
+
+#[test]
+fn errors_are_classified_for_the_edge() {
+    let upstream = MovieError::Upstream {
+        service: "rating",
+        source: GatewayError::Status(404),
+    };
+    assert_eq!(upstream.class(), ErrorClass::Upstream("rating"));
+    assert_eq!(MovieError::NotFound(id("m1")).class(), ErrorClass::NotFound);
+    assert_eq!(
+        MovieError::TimedOut {
+            service: "metadata"
+        }
+        .class(),
+        ErrorClass::TimedOut("metadata")
+    );
+}
