@@ -37,6 +37,10 @@ pub struct ComponentStats {
     pub sqlite_opens: AtomicUsize,
     pub sqlite_statements: AtomicUsize,
     pub key_value_opens: AtomicUsize,
+    /// `get`, `exists` and `get-keys` calls on an open store.
+    pub key_value_reads: AtomicUsize,
+    /// `set` and `delete` calls on an open store.
+    pub key_value_writes: AtomicUsize,
     pub outbound_requests: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
     pub sqlite_connections: OpenConnections,
@@ -61,6 +65,14 @@ impl ComponentStats {
 
     pub fn key_value_opens(&self) -> usize {
         self.key_value_opens.load(Ordering::SeqCst)
+    }
+
+    pub fn key_value_reads(&self) -> usize {
+        self.key_value_reads.load(Ordering::SeqCst)
+    }
+
+    pub fn key_value_writes(&self) -> usize {
+        self.key_value_writes.load(Ordering::SeqCst)
     }
 
     pub fn outbound_requests(&self) -> usize {

@@ -62,12 +62,27 @@ impl key_value::HostStore for SpinView<'_> {
     }
 }
 
+/// Whether an operation reads or changes the store, for the component's cost counters.
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// The store behind `store`, counting the operation about to run on it.
 fn handle<T>(
     accessor: &Accessor<T, SpinHost>,
     store: &Resource<StoreHandle>,
+    access_kind: Access,
 ) -> wasmtime::Result<(String, Arc<KeyValueBackend>)> {
     accessor.with(|mut access| {
-        let handle = access.get().table.get(store)?;
+        let view = access.get();
+        let stats = &view.state.stats;
+        ComponentStats::count(match access_kind {
+            Access::Read => &stats.key_value_reads,
+            Access::Write => &stats.key_value_writes,
+        });
+        let handle = view.table.get(store)?;
         Ok((handle.label.clone(), Arc::clone(&handle.backend)))
     })
 }
@@ -95,7 +110,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let (label, backend) = handle(accessor, &store)?;
+        let (label, backend) = handle(accessor, &store, Access::Read)?;
         Ok(backend
             .run(move |c| {
                 c.query_row(
@@ -114,7 +129,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let (label, backend) = handle(accessor, &store)?;
+        let (label, backend) = handle(accessor, &store, Access::Write)?;
         Ok(backend
             .run(move |c| {
                 c.execute(
@@ -132,7 +147,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let (label, backend) = handle(accessor, &store)?;
+        let (label, backend) = handle(accessor, &store, Access::Write)?;
         Ok(backend
             .run(move |c| {
                 c.execute(
@@ -149,7 +164,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        let (label, backend) = handle(accessor, &store)?;
+        let (label, backend) = handle(accessor, &store, Access::Read)?;
         Ok(backend
             .run(move |c| {
                 c.query_row(
@@ -167,7 +182,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         accessor: &Accessor<T, Self>,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), Error>>)> {
-        let (label, backend) = handle(accessor, &store)?;
+        let (label, backend) = handle(accessor, &store, Access::Read)?;
         let keys = backend
             .run(move |c| {
                 let mut statement =

@@ -497,19 +497,36 @@ async fn with_upstream(variable: &str, url: String) -> common::MovieSystem {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failing_upstream_is_502_naming_it() {
+async fn a_failing_rating_upstream_gives_a_degraded_view() {
     let broken = stub::start(Canned::json(500, json!({"oops": true}))).await;
     let app = with_upstream("rating_url", broken.url()).await;
     let response = call(&app, Method::GET, "/movies/m1", None).await;
+    assert_eq!(
+        (
+            response.status,
+            response.header("movie-degraded"),
+            response.json()["degraded"].clone()
+        ),
+        (StatusCode::OK, Some("rating"), json!(["rating"])),
+        "GET /movies/m1 with rating failing: {}",
+        response.json()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_metadata_upstream_is_503_naming_it() {
+    let broken = stub::start(Canned::json(500, json!({"oops": true}))).await;
+    let app = with_upstream("metadata_url", broken.url()).await;
+    let response = call(&app, Method::GET, "/movies/m1", None).await;
     assert_problem(
         &response,
-        StatusCode::BAD_GATEWAY,
-        "GET /movies/m1 with rating failing",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "GET /movies/m1 with metadata failing",
     );
     let detail = response.json()["detail"].clone();
     assert!(
-        detail.as_str().unwrap_or_default().contains("rating"),
-        "GET /movies/m1 with rating failing: {detail}"
+        detail.as_str().unwrap_or_default().contains("metadata"),
+        "GET /movies/m1 with metadata failing: {detail}"
     );
 }
 

@@ -10,7 +10,7 @@ use spin_test_host::{AppOptions, InstanceLimits};
 const USERS: usize = 48;
 
 /// 48 users rate `m1` at once, each twice (the second a replacement) and each then reads the
-/// movie; returns the aggregate and how many rating instances served it all.
+/// movie, composed afresh; returns the aggregate and how many rating instances served it all.
 async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize) {
     let app = common::movie_system_with(AppOptions {
         limits,
@@ -32,7 +32,7 @@ async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize
                 .request(Method::PUT, &path, Some(json!({"value": value})))
                 .await
                 .unwrap();
-            let movie = app.request(Method::GET, "/movies/m1", None).await.unwrap();
+            let movie = common::get_uncached(app, "/movies/m1").await;
             (path, first.status, again.status, movie.status)
         }
     });

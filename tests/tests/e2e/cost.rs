@@ -1,5 +1,6 @@
 //! What a request costs in host calls, counted by the host: one SQLite statement per read, no
-//! store opens and no DDL once an instance is warm, and exactly two upstream calls per movie.
+//! store opens and no DDL once an instance is warm; a movie view from the instance's memory
+//! costs nothing, from the key-value store one read, and composed two upstream calls.
 
 use super::common;
 use http::{Method, StatusCode};
@@ -21,6 +22,8 @@ struct HostCalls {
     rating_opens: usize,
     movie_outbound_requests: usize,
     movie_key_value_opens: usize,
+    movie_key_value_reads: usize,
+    movie_key_value_writes: usize,
 }
 
 impl HostCalls {
@@ -37,6 +40,8 @@ impl HostCalls {
             rating_opens: rating.sqlite_opens(),
             movie_outbound_requests: movie.outbound_requests(),
             movie_key_value_opens: movie.key_value_opens(),
+            movie_key_value_reads: movie.key_value_reads(),
+            movie_key_value_writes: movie.key_value_writes(),
         }
     }
 
@@ -49,6 +54,8 @@ impl HostCalls {
             rating_opens: self.rating_opens - earlier.rating_opens,
             movie_outbound_requests: self.movie_outbound_requests - earlier.movie_outbound_requests,
             movie_key_value_opens: self.movie_key_value_opens - earlier.movie_key_value_opens,
+            movie_key_value_reads: self.movie_key_value_reads - earlier.movie_key_value_reads,
+            movie_key_value_writes: self.movie_key_value_writes - earlier.movie_key_value_writes,
         }
     }
 }
@@ -59,9 +66,17 @@ async fn get_movie(app: &App) {
 }
 
 /// The movie system with `m1` stored and rated, and one movie view served so every instance
-/// is warm.
+/// is warm and the view cached (fresh for a minute).
 async fn warm_system() -> common::MovieSystem {
-    let app = common::movie_system();
+    warm_system_with(InstanceLimits::default()).await
+}
+
+async fn warm_system_with(limits: InstanceLimits) -> common::MovieSystem {
+    let app = common::movie_system_with(AppOptions {
+        variables: common::long_lived_cache(),
+        limits,
+        ..AppOptions::default()
+    });
     let put = app
         .request(Method::PUT, "/metadata/m1", Some(json!({"title": "Cheap"})))
         .await
@@ -85,23 +100,64 @@ async fn warm_system() -> common::MovieSystem {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_warm_movie_view_costs_one_statement_per_upstream_and_two_outbound_calls() {
+async fn a_fresh_memory_hit_makes_no_host_call() {
     let app = warm_system().await;
     let before = HostCalls::of(&app);
     let views = 10;
     for _ in 0..views {
         get_movie(&app).await;
     }
+    assert_eq!(
+        HostCalls::of(&app).since(before),
+        HostCalls::default(),
+        "{views} GET /movies/m1 served from the instance's memory"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_store_hit_is_one_store_read_and_no_upstream_call() {
+    // A fresh instance per request: its memory is empty, so the view comes from the store.
+    let app = warm_system_with(InstanceLimits::NO_REUSE).await;
+    let before = HostCalls::of(&app);
+    let views = 5;
+    for _ in 0..views {
+        get_movie(&app).await;
+    }
     let expected = HostCalls {
-        metadata_statements: views,
-        rating_statements: views,
-        movie_outbound_requests: 2 * views,
+        movie_key_value_opens: views,
+        movie_key_value_reads: views,
         ..HostCalls::default()
     };
     assert_eq!(
         HostCalls::of(&app).since(before),
         expected,
-        "{views} warm GET /movies/m1"
+        "{views} GET /movies/m1 on fresh instances"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_composed_view_costs_one_statement_per_upstream_two_outbound_calls_and_reads_the_breakers_once()
+ {
+    let app = warm_system().await;
+    let before = HostCalls::of(&app);
+    let views = 5;
+    for _ in 0..views {
+        let response = common::get_uncached(&app, "/movies/m1").await;
+        assert_eq!(response.status, StatusCode::OK, "GET /movies/m1 (no-cache)");
+    }
+    let expected = HostCalls {
+        metadata_statements: views,
+        rating_statements: views,
+        movie_outbound_requests: 2 * views,
+        // The cached entry (for its validators) and the breakers; the composed view written.
+        movie_key_value_reads: 2 * views,
+        movie_key_value_writes: views,
+        ..HostCalls::default()
+    };
+    assert_eq!(
+        HostCalls::of(&app).since(before),
+        expected,
+        "{views} GET /movies/m1 with Cache-Control: no-cache"
     );
 }
 
@@ -109,12 +165,12 @@ async fn a_warm_movie_view_costs_one_statement_per_upstream_and_two_outbound_cal
 async fn warm_reads_reuse_one_instance() {
     let app = warm_system().await;
     for _ in 0..10 {
-        get_movie(&app).await;
+        common::get_uncached(&app, "/movies/m1").await;
     }
     assert_eq!(
         stats(&app, "metadata").instantiated(),
         1,
-        "metadata instances after 11 sequential GET /movies/m1"
+        "metadata instances after 11 sequential composed GET /movies/m1"
     );
 }
 

@@ -40,3 +40,23 @@ pub fn movie_system_with(options: AppOptions) -> MovieSystem {
 pub fn movie_system() -> MovieSystem {
     movie_system_with(AppOptions::default())
 }
+
+/// `GET path` with `Cache-Control: no-cache`: the movie view composed now, not from its cache.
+pub async fn get_uncached(app: &App, path: &str) -> spin_test_host::TestResponse {
+    let request = http::Request::get(path)
+        .header("cache-control", "no-cache")
+        .body(bytes::Bytes::new())
+        .expect("request");
+    app.send(request).await.expect("the app answers")
+}
+
+/// Settings for movie's cache that keep every entry fresh for a minute, so a test's views are
+/// hits however slow the machine.
+pub fn long_lived_cache() -> std::collections::HashMap<String, String> {
+    [
+        ("cache_memory_fresh_ms", "60000"),
+        ("cache_store_fresh_ms", "60000"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .into()
+}
