@@ -42,6 +42,8 @@ pub struct ComponentStats {
     /// `set` and `delete` calls on an open store.
     pub key_value_writes: AtomicUsize,
     pub outbound_requests: AtomicUsize,
+    /// Outbound requests answered `304 Not Modified` (a revalidation without a body).
+    pub outbound_not_modified: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
     pub sqlite_connections: OpenConnections,
 }
@@ -77,6 +79,10 @@ impl ComponentStats {
 
     pub fn outbound_requests(&self) -> usize {
         self.outbound_requests.load(Ordering::SeqCst)
+    }
+
+    pub fn outbound_not_modified(&self) -> usize {
+        self.outbound_not_modified.load(Ordering::SeqCst)
     }
 
     pub(crate) fn count(counter: &AtomicUsize) {

@@ -46,6 +46,12 @@ fn done() -> IoFuture {
     Box::new(async { Ok(()) })
 }
 
+fn count_not_modified(stats: &ComponentStats, status: http::StatusCode) {
+    if status == http::StatusCode::NOT_MODIFIED {
+        ComponentStats::count(&stats.outbound_not_modified);
+    }
+}
+
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
         &mut self,
@@ -64,6 +70,7 @@ impl WasiHttpHooks for OutboundHooks {
             .map(str::to_owned);
         if let Some(target) = target {
             let chain = self.chain.clone();
+            let stats = Arc::clone(&self.stats);
             return Box::new(async move {
                 let app = chain
                     .0
@@ -79,6 +86,7 @@ impl WasiHttpHooks for OutboundHooks {
                     .http
                     .dispatch(&route, request, &full_url, CHAINED_CLIENT)
                     .await;
+                count_not_modified(&stats, response.status());
                 let response = response.map(|body| {
                     body.map_err(|error| ErrorCode::InternalError(Some(error.to_string())))
                         .boxed_unsync()
@@ -86,8 +94,10 @@ impl WasiHttpHooks for OutboundHooks {
                 Ok((response, done()))
             });
         }
+        let stats = Arc::clone(&self.stats);
         Box::new(async move {
             let (response, io) = default_send_request(request, options).await?;
+            count_not_modified(&stats, response.status());
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as IoFuture,

@@ -85,9 +85,17 @@ mod entry {
             }),
             ["fetch"] => {
                 let outbound = http::Request::get(param("url")).body(EmptyBody::new());
-                let Ok(outbound) = outbound else {
+                let Ok(mut outbound) = outbound else {
                     return reply("bad url".into());
                 };
+                // `first_byte_ms` sets the wasi:http first-byte timeout on the request.
+                if let Ok(ms) = param("first_byte_ms").parse::<u64>() {
+                    let options = spin_sdk::wasip3::http::types::RequestOptions::new();
+                    let _ = options.set_first_byte_timeout(Some(ms * 1_000_000));
+                    outbound.extensions_mut().insert(
+                        spin_sdk::wasip3::http_compat::RequestOptionsExtension(options),
+                    );
+                }
                 reply(match spin_sdk::http::send(outbound).await {
                     Ok(response) => {
                         let status = response.status().as_u16();
@@ -101,6 +109,13 @@ mod entry {
                 })
             }
             ["panic"] => panic!("the probe was asked to panic"),
+            // Standing in for a service, a path ending in `slow-<ms>` answers after that long:
+            // a slow chained upstream.
+            [.., last] if last.starts_with("slow-") => {
+                let ms = last.trim_start_matches("slow-").parse().unwrap_or(0);
+                spin_sdk::time::sleep(std::time::Duration::from_millis(ms)).await;
+                reply(format!("slept {ms} ms"))
+            }
             ["count"] => reply(served.to_string()),
             _ => {
                 let mut fields = serde_json::Map::new();

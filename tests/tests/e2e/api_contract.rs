@@ -3,6 +3,7 @@
 
 use super::common;
 
+use common::assert_problem;
 use common::stub::{self, Canned};
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
@@ -20,30 +21,6 @@ async fn send(app: &App, request: Request<bytes::Bytes>) -> TestResponse {
     app.send(request)
         .await
         .unwrap_or_else(|error| panic!("{name}: {error:#}"))
-}
-
-/// Asserts that `response` to `request` is an RFC 9457 problem with `status` and a stated
-/// length.
-fn assert_problem(response: &TestResponse, status: StatusCode, request: &str) {
-    let body = response.json();
-    let length = response.body.len().to_string();
-    let seen = (
-        response.status,
-        response.header("content-type"),
-        body["status"].as_u64(),
-        body["type"].as_str(),
-        body["title"].as_str(),
-        response.header("content-length"),
-    );
-    let expected = (
-        status,
-        Some("application/problem+json"),
-        Some(u64::from(status.as_u16())),
-        Some("about:blank"),
-        status.canonical_reason(),
-        Some(length.as_str()),
-    );
-    assert_eq!(seen, expected, "{request}: {body}");
 }
 
 /// The fields a 400 problem names.

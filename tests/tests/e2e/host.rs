@@ -537,3 +537,42 @@ async fn a_component_without_wasi_http_under_an_http_trigger_stops_the_load() {
         "loading an HTTP-triggered component without the export: {error:?}"
     );
 }
+
+/// Spin applies `wasi:http` request options to calls over the network: a first-byte timeout
+/// ends a call to a slow upstream with `ConnectionReadTimeout`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_network_call_honours_the_first_byte_timeout_with_spins_error_code() {
+    let slow = stub::start(Canned {
+        delay: Duration::from_secs(3),
+        ..Canned::json(200, serde_json::json!(1))
+    })
+    .await;
+    let p = probe(&slow.url());
+    let started = Instant::now();
+    let answer = text(
+        &p.app,
+        &format!("/probe/fetch?url={}/slow&first_byte_ms=100", slow.url()),
+    )
+    .await;
+    assert!(
+        answer.contains("ConnectionReadTimeout") && started.elapsed() < Duration::from_secs(2),
+        "probe fetch of a 3 s upstream with a 100 ms first-byte timeout: {answer:?} after {:?}",
+        started.elapsed()
+    );
+}
+
+/// Spin answers a service-chained call in-process and awaits the target with no connect or
+/// first-byte timeout, so the same option does not cut a slow chained call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chained_call_ignores_the_first_byte_timeout() {
+    let p = probe_alone();
+    let answer = text(
+        &p.app,
+        "/probe/fetch?url=http://hidden.spin.internal/slow-400&first_byte_ms=50",
+    )
+    .await;
+    assert_eq!(
+        answer, "status 200 slept 400 ms",
+        "chained call to a 400 ms handler with a 50 ms first-byte timeout"
+    );
+}

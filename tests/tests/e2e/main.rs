@@ -12,5 +12,6 @@ mod durability;
 mod host;
 mod isolation;
 mod persistence;
+mod reliability;
 mod smoke;
 mod storage;

@@ -60,3 +60,31 @@ pub fn long_lived_cache() -> std::collections::HashMap<String, String> {
     .map(|(name, value)| (name.to_owned(), value.to_owned()))
     .into()
 }
+
+/// Asserts that `response` to `request` is an RFC 9457 problem with `status` and a stated
+/// length.
+pub fn assert_problem(
+    response: &spin_test_host::TestResponse,
+    status: http::StatusCode,
+    request: &str,
+) {
+    let body = response.json();
+    let length = response.body.len().to_string();
+    let seen = (
+        response.status,
+        response.header("content-type"),
+        body["status"].as_u64(),
+        body["type"].as_str(),
+        body["title"].as_str(),
+        response.header("content-length"),
+    );
+    let expected = (
+        status,
+        Some("application/problem+json"),
+        Some(u64::from(status.as_u16())),
+        Some("about:blank"),
+        status.canonical_reason(),
+        Some(length.as_str()),
+    );
+    assert_eq!(seen, expected, "{request}: {body}");
+}

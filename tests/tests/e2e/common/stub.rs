@@ -6,8 +6,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -34,6 +34,7 @@ impl Canned {
 pub struct Stub {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicUsize>,
+    canned: Arc<Mutex<Canned>>,
     task: JoinHandle<()>,
 }
 
@@ -44,6 +45,11 @@ impl Stub {
 
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Answers `canned` from now on: an upstream that goes down or comes back.
+    pub fn answer(&self, canned: Canned) {
+        *self.canned.lock().expect("stub lock") = canned;
     }
 }
 
@@ -60,16 +66,18 @@ pub async fn start(canned: Canned) -> Stub {
     let addr = listener.local_addr().expect("address");
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
+    let canned = Arc::new(Mutex::new(canned));
+    let answers = Arc::clone(&canned);
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let canned = canned.clone();
+            let answers = Arc::clone(&answers);
             let counter = Arc::clone(&counter);
             tokio::spawn(async move {
                 let service = service_fn(move |_request| {
-                    let canned = canned.clone();
+                    let canned = answers.lock().expect("stub lock").clone();
                     counter.fetch_add(1, Ordering::SeqCst);
                     async move {
                         tokio::time::sleep(canned.delay).await;
@@ -87,5 +95,18 @@ pub async fn start(canned: Canned) -> Stub {
             });
         }
     });
-    Stub { addr, hits, task }
+    Stub {
+        addr,
+        hits,
+        canned,
+        task,
+    }
+}
+
+/// A loopback URL nobody listens on: a dead upstream (connection refused).
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{addr}")
 }
