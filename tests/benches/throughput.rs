@@ -6,7 +6,9 @@
 //! `cargo bench -p spin-test-host --bench throughput [-- SECONDS CONNECTIONS FILTER]`: seconds
 //! per scenario (5), concurrent keep-alive clients (16), and a substring of the scenarios to run
 //! (all). The write scenarios are the issue's: every request a new user's rating, spread over
-//! 100 records or all on one (the hot aggregate row).
+//! 100 records or all on one (the hot aggregate row). The movie scenarios separate the cache's
+//! levels: a hot movie (memory hits), the same with the memory level off (store hits), every
+//! view composed (`Cache-Control: no-cache`), and one in ten composed.
 
 use futures::future::join_all;
 use http::Method;
@@ -21,6 +23,8 @@ const MOVIES: usize = 100;
 enum Scenario {
     /// `GET` of the path with `{i}` replaced by a movie index cycling over [`MOVIES`].
     Read(&'static str),
+    /// Like `Read`, every `n`th request with `Cache-Control: no-cache` (1: all of them).
+    ReadUncachedEvery(&'static str, usize),
     /// `PUT` of a new rating by a user nobody used before, on one of `records` movies.
     RateByNewUsers { records: usize },
 }
@@ -36,11 +40,17 @@ impl Scenario {
         n: usize,
     ) -> reqwest::RequestBuilder {
         let i = worker + n * clients;
+        let url = |path: &str| format!("{base}{}", path.replace("{i}", &(i % MOVIES).to_string()));
         match self {
-            Self::Read(path) => client.get(format!(
-                "{base}{}",
-                path.replace("{i}", &(i % MOVIES).to_string())
-            )),
+            Self::Read(path) => client.get(url(path)),
+            Self::ReadUncachedEvery(path, every) => {
+                let request = client.get(url(path));
+                if n.is_multiple_of(every) {
+                    request.header("cache-control", "no-cache")
+                } else {
+                    request
+                }
+            }
             Self::RateByNewUsers { records } => client
                 .put(format!(
                     "{base}/ratings/movie/m{}/users/load-{worker}-{n}",
@@ -51,22 +61,58 @@ impl Scenario {
     }
 }
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("GET /metadata/{id}", Scenario::Read("/metadata/m{i}")),
+/// Which app a scenario runs against: the defaults, or movie's memory level switched off
+/// (`cache_memory_fresh_ms = 0`), so every fresh view comes from the key-value store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Defaults,
+    StoreOnly,
+}
+
+const SCENARIOS: &[(&str, Target, Scenario)] = &[
+    (
+        "GET /metadata/{id}",
+        Target::Defaults,
+        Scenario::Read("/metadata/m{i}"),
+    ),
     (
         "GET /ratings/movie/{id}",
+        Target::Defaults,
         Scenario::Read("/ratings/movie/m{i}"),
     ),
     (
-        "GET /movies/{id} (two upstreams)",
+        "GET /movies/{id}, hot: memory hits",
+        Target::Defaults,
+        Scenario::Read("/movies/m0"),
+    ),
+    (
+        "GET /movies/{id}, hot: store hits",
+        Target::StoreOnly,
+        Scenario::Read("/movies/m0"),
+    ),
+    (
+        "GET /movies/{id}, 100 movies, cached",
+        Target::Defaults,
         Scenario::Read("/movies/m{i}"),
     ),
     (
+        "GET /movies/{id}, forced miss",
+        Target::Defaults,
+        Scenario::ReadUncachedEvery("/movies/m{i}", 1),
+    ),
+    (
+        "GET /movies/{id}, mixed: 90% hits",
+        Target::Defaults,
+        Scenario::ReadUncachedEvery("/movies/m{i}", 10),
+    ),
+    (
         "PUT rating, new users, 100 records",
+        Target::Defaults,
         Scenario::RateByNewUsers { records: MOVIES },
     ),
     (
         "PUT rating, new users, 1 record",
+        Target::Defaults,
         Scenario::RateByNewUsers { records: 1 },
     ),
 ];
@@ -82,13 +128,27 @@ async fn main() -> anyhow::Result<()> {
     let app = movie_system::load(root.path(), AppOptions::default())?;
     seed(&app).await?;
     let server = app.serve().await?;
+    let store_only_root = tempfile::tempdir()?;
+    let store_only = movie_system::load(
+        store_only_root.path(),
+        AppOptions {
+            variables: [("cache_memory_fresh_ms".to_owned(), "0".to_owned())].into(),
+            ..AppOptions::default()
+        },
+    )?;
+    seed(&store_only).await?;
+    let store_only_server = store_only.serve().await?;
     println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
-        "{:<36} {:>9} {:>9} {:>9} {:>9}",
+        "{:<38} {:>9} {:>9} {:>9} {:>9}",
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
-    for (label, scenario) in SCENARIOS.iter().filter(|(label, _)| label.contains(&only)) {
-        report(label, &server.url(), *scenario, connections, seconds).await?;
+    for (label, target, scenario) in SCENARIOS.iter().filter(|(l, _, _)| l.contains(&only)) {
+        let base = match target {
+            Target::Defaults => server.url(),
+            Target::StoreOnly => store_only_server.url(),
+        };
+        report(label, &base, *scenario, connections, seconds).await?;
     }
     // The hot-row question: what the trigger-maintained aggregate costs a write. Last, since it
     // drops the triggers from the benchmark's own database file.
@@ -110,7 +170,7 @@ async fn report(
 ) -> anyhow::Result<()> {
     let run = load(base, scenario, connections, Duration::from_secs(seconds)).await?;
     println!(
-        "{label:<36} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
+        "{label:<38} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
         run.per_second, run.p50, run.p90, run.p99
     );
     Ok(())

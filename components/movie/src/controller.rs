@@ -200,6 +200,7 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
         let now = self.clock.now_ms();
         let cached_allowed = freshness == Freshness::CachedAllowed;
         let mut stale = None;
+        let mut in_store = None;
         if let Some(entry) = self.memory.get(id) {
             let age = entry.age(now);
             if cached_allowed && self.settings.memory.is_fresh(age) {
@@ -218,25 +219,28 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
                 .as_ref()
                 .is_none_or(|kept| kept.composed_at_ms < entry.composed_at_ms);
             if self.settings.store.is_usable(age) && newer {
-                stale = Some(entry);
+                stale = Some(Rc::clone(&entry));
             }
+            in_store = Some(entry);
         }
         let outcome = match (&stale, freshness) {
             (_, Freshness::MustCompose) => CacheOutcome::Bypassed,
             (Some(_), _) => CacheOutcome::Refreshed,
             (None, _) => CacheOutcome::Miss,
         };
-        self.compose(id, stale, outcome, now).await
+        self.compose(id, (stale, in_store), outcome, now).await
     }
 
     pub async fn health(&self) -> Result<(), CacheError> {
         self.cache.ping().await
     }
 
+    /// Composes the view, revalidating `stale` if given; `in_store` is what the store holds,
+    /// so an unchanged, recently written view is not written again.
     async fn compose(
         &self,
         id: &MovieId,
-        stale: Option<Rc<CachedView>>,
+        (stale, in_store): (Option<Rc<CachedView>>, Option<Rc<CachedView>>),
         outcome: CacheOutcome,
         now: u64,
     ) -> Result<Served, MovieError> {
@@ -302,7 +306,7 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
             metadata_tag,
             rating_tag,
         });
-        let stored = !rating_unavailable && self.keep(&view).await;
+        let stored = !rating_unavailable && self.keep(&view, in_store.as_deref()).await;
         let mut served = self.served(view, outcome, self.clock.now_ms());
         served.stored = stored;
         served.rating_unavailable = rating_unavailable;
@@ -386,9 +390,17 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
         self.memory.put(view, |entry| ttl.is_usable(entry.age(now)));
     }
 
-    /// Keeps a composed view in both levels; whether the store took it.
-    async fn keep(&self, view: &Rc<CachedView>) -> bool {
+    /// Keeps a composed view in both levels; whether it was written to the store. A store
+    /// write is skipped when the store already holds the same view written less than half its
+    /// fresh TTL ago: Spin's `spin` key-value backend syncs every write to disk under one lock
+    /// for the whole app, so clients that always send `no-cache` must not cost a write each.
+    async fn keep(&self, view: &Rc<CachedView>, in_store: Option<&CachedView>) -> bool {
         self.remember(Rc::clone(view));
+        let young =
+            |stored: &CachedView| stored.age(view.composed_at_ms) < self.settings.store.fresh / 2;
+        if in_store.is_some_and(|stored| stored.same_view(view) && young(stored)) {
+            return false;
+        }
         let key = entry::key(&view.details.id);
         match self.cache.set(&key, &view.encode()).await {
             Ok(()) => true,

@@ -43,6 +43,13 @@ impl CachedView {
             .map_or(Duration::MAX, Duration::from_millis)
     }
 
+    /// The same view built from the same upstream versions, whenever composed.
+    pub fn same_view(&self, other: &CachedView) -> bool {
+        self.details == other.details
+            && self.metadata_tag == other.metadata_tag
+            && self.rating_tag == other.rating_tag
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(&Stored::from(self)).unwrap_or_default()
     }

@@ -194,6 +194,38 @@ fn no_cache_composes_afresh() {
 }
 
 #[test]
+fn an_unchanged_view_composed_again_soon_is_not_written_again() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    let sets = fakes.store_sets.get();
+    let served = must_compose(&controller).unwrap();
+    assert_eq!(
+        (served.stored, fakes.store_sets.get() - sets),
+        (false, 0),
+        "stored, store writes of a no-cache view right after the first"
+    );
+}
+
+#[test]
+fn a_changed_view_is_written_at_once() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.rate(5.0, 1);
+    assert!(must_compose(&controller).unwrap().stored);
+}
+
+#[test]
+fn an_unchanged_view_is_rewritten_once_half_its_freshness_is_gone() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh / 2);
+    assert!(must_compose(&controller).unwrap().stored);
+}
+
+#[test]
 fn a_stale_entry_is_revalidated_with_conditional_requests() {
     let fakes = Fakes::with_movie();
     fakes.rate(4.0, 1);
