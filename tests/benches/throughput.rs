@@ -61,12 +61,15 @@ impl Scenario {
     }
 }
 
-/// Which app a scenario runs against: the defaults, or movie's memory level switched off
-/// (`cache_memory_fresh_ms = 0`), so every fresh view comes from the key-value store.
+/// Which app a scenario runs against: the defaults (rate limits off, since one client sends
+/// everything), movie's memory level switched off (`cache_memory_fresh_ms = 0`), so every fresh
+/// view comes from the key-value store, or rate limits counting every metered request.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
     Defaults,
     StoreOnly,
+    /// Rate limits on with a quota never reached: what the per-client count costs.
+    Metered,
 }
 
 const SCENARIOS: &[(&str, Target, Scenario)] = &[
@@ -115,6 +118,16 @@ const SCENARIOS: &[(&str, Target, Scenario)] = &[
         Target::Defaults,
         Scenario::RateByNewUsers { records: 1 },
     ),
+    (
+        "GET /movies/{id}, forced miss, metered",
+        Target::Metered,
+        Scenario::ReadUncachedEvery("/movies/m{i}", 1),
+    ),
+    (
+        "PUT rating, 100 records, metered",
+        Target::Metered,
+        Scenario::RateByNewUsers { records: MOVIES },
+    ),
 ];
 
 #[tokio::main(flavor = "multi_thread")]
@@ -124,29 +137,62 @@ async fn main() -> anyhow::Result<()> {
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let only = args.next().unwrap_or_default();
 
+    // One client sends everything: the rate limits would measure themselves, not the routes.
+    let unlimited = || {
+        [("write_rate_limit", "0"), ("view_rate_limit", "0")]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>()
+    };
     let root = tempfile::tempdir()?;
-    let app = movie_system::load(root.path(), AppOptions::default())?;
+    let app = movie_system::load(
+        root.path(),
+        AppOptions {
+            variables: unlimited(),
+            ..AppOptions::default()
+        },
+    )?;
     seed(&app).await?;
     let server = app.serve().await?;
     let store_only_root = tempfile::tempdir()?;
     let store_only = movie_system::load(
         store_only_root.path(),
         AppOptions {
-            variables: [("cache_memory_fresh_ms".to_owned(), "0".to_owned())].into(),
+            variables: {
+                let mut variables = unlimited();
+                variables.insert("cache_memory_fresh_ms".to_owned(), "0".to_owned());
+                variables
+            },
             ..AppOptions::default()
         },
     )?;
     seed(&store_only).await?;
     let store_only_server = store_only.serve().await?;
+    let metered_root = tempfile::tempdir()?;
+    let metered = movie_system::load(
+        metered_root.path(),
+        AppOptions {
+            variables: [
+                ("write_rate_limit", "1000000000"),
+                ("view_rate_limit", "1000000000"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .into(),
+            ..AppOptions::default()
+        },
+    )?;
+    seed(&metered).await?;
+    let metered_server = metered.serve().await?;
     println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
-        "{:<38} {:>9} {:>9} {:>9} {:>9}",
+        "{:<40} {:>9} {:>9} {:>9} {:>9}",
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
     for (label, target, scenario) in SCENARIOS.iter().filter(|(l, _, _)| l.contains(&only)) {
         let base = match target {
             Target::Defaults => server.url(),
             Target::StoreOnly => store_only_server.url(),
+            Target::Metered => metered_server.url(),
         };
         report(label, &base, *scenario, connections, seconds).await?;
     }
@@ -170,7 +216,7 @@ async fn report(
 ) -> anyhow::Result<()> {
     let run = load(base, scenario, connections, Duration::from_secs(seconds)).await?;
     println!(
-        "{label:<38} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
+        "{label:<40} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
         run.per_second, run.p50, run.p90, run.p99
     );
     Ok(())

@@ -1,6 +1,7 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
+use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
@@ -21,6 +22,13 @@ pub trait MetadataRepository {
     ) -> Result<Vec<Metadata>, StorageFailure>;
     /// Proves the store answers queries.
     async fn ping(&self) -> Result<(), StorageFailure>;
+    /// Counts one rate-limited request of `client` (one statement).
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +56,22 @@ pub struct Page {
 }
 
 pub struct MetadataController<R> {
-    repository: R,
+    pub(crate) repository: R,
+    /// The quota of writes per client.
+    pub limits: Limits,
 }
 
 impl<R: MetadataRepository> MetadataController<R> {
+    /// A controller whose writes are not rate-limited.
     pub fn new(repository: R) -> Self {
-        Self { repository }
+        Self {
+            repository,
+            limits: Limits::OFF,
+        }
+    }
+
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     pub async fn get(&self, id: &MovieId) -> Result<Metadata, MetadataError> {

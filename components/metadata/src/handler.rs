@@ -6,12 +6,13 @@ use crate::controller::{MetadataController, MetadataRepository};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
 use http::{Method, Request, StatusCode};
-use service_kit::FieldErrors;
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
+use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
+use service_kit::{FieldErrors, StorageFailure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataRoute {
@@ -35,6 +36,24 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
 
     async fn health_checks(&self) -> Vec<Check> {
         vec![Check::new("sqlite", self.health().await)]
+    }
+
+    /// Writes are metered; reads are one primary-key lookup or a page of them.
+    fn is_metered(route: MetadataRoute) -> bool {
+        matches!(route, MetadataRoute::Put | MetadataRoute::Delete)
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        self.repository.count_request(client, policy, now_s).await
     }
 
     async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {

@@ -14,20 +14,27 @@ pub const DATABASE: Database = Database {
     migrations: MIGRATIONS,
 };
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create metadata",
-    statements: &[
-        // `revision` counts writes to the row; 1 after an upsert means the row was created.
-        "CREATE TABLE metadata (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create metadata",
+        statements: &[
+            // `revision` counts writes to the row; 1 after an upsert means the row was created.
+            "CREATE TABLE metadata (
             id TEXT PRIMARY KEY NOT NULL,
             title TEXT NOT NULL,
             description TEXT NOT NULL,
             director TEXT NOT NULL,
             revision INTEGER NOT NULL DEFAULT 1
         ) WITHOUT ROWID",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "count requests per client for rate limits",
+        statements: &[service_kit::rate_limit::COUNTS_TABLE],
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,8 @@ use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::{self, Breaker, Breakers};
 use crate::reliability::retry::{MIN_ATTEMPT, backoff, next_attempt};
-use service_kit::{Classify, ErrorClass};
+use service_kit::rate_limit::{ClientKey, Decision, Limits, OverQuota, RatePolicy};
+use service_kit::{Classify, ErrorClass, StorageFailure};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -78,6 +79,17 @@ pub trait RatingGateway {
     ) -> Result<Fetched<RatingSummary>, GatewayError>;
 }
 
+/// Where the movie service counts composed views per client (its own SQLite database).
+#[allow(async_fn_in_trait)]
+pub trait RequestCounter {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure>;
+}
+
 /// The movie service's own key-value store: cached views and breaker state.
 #[allow(async_fn_in_trait)]
 pub trait CacheStore {
@@ -106,6 +118,9 @@ pub enum MovieError {
     },
     #[error("upstream {service} did not answer within the deadline")]
     TimedOut { service: &'static str },
+    /// The client composed too many views this window.
+    #[error(transparent)]
+    OverQuota(#[from] OverQuota),
     /// The service is not configured usably: no request can be served.
     #[error("movie is misconfigured: {0}")]
     Misconfigured(#[from] ConfigError),
@@ -125,6 +140,7 @@ impl Classify for MovieError {
                 retry_after_s: *retry_after_s,
             },
             MovieError::TimedOut { service } => ErrorClass::TimedOut(service),
+            MovieError::OverQuota(over) => over.class(),
             MovieError::Misconfigured(_) => ErrorClass::Internal,
         }
     }
@@ -149,6 +165,8 @@ pub struct Served {
     pub age: Duration,
     /// How much longer the view is fresh for an HTTP cache in front of this service.
     pub fresh_for: Duration,
+    /// The client's quota after this view, if composing it was metered.
+    pub rate: Option<Decision>,
 }
 
 /// Why an upstream gave no answer for this view.
@@ -163,19 +181,30 @@ enum Unanswered {
 
 type Outcome<T> = Result<Fetched<T>, Unanswered>;
 
-pub struct MovieController<M, R, C, K> {
+pub struct MovieController<M, R, C, K, L> {
     metadata: M,
     rating: R,
     cache: C,
     clock: K,
+    counter: L,
     memory: MemoryCache,
     settings: Settings,
+    /// The quota of composed views per client.
+    pub limits: Limits,
 }
 
-impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieController<M, R, C, K> {
+impl<M, R, C, K, L> MovieController<M, R, C, K, L>
+where
+    M: MetadataGateway,
+    R: RatingGateway,
+    C: CacheStore,
+    K: Clock,
+    L: RequestCounter,
+{
+    /// A controller whose views are not rate-limited.
     pub fn new(
         (metadata, rating): (M, R),
-        cache: C,
+        (cache, counter): (C, L),
         clock: K,
         memory: MemoryCache,
         settings: Settings,
@@ -185,9 +214,15 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
             rating,
             cache,
             clock,
+            counter,
             memory,
             settings,
+            limits: Limits::OFF,
         }
+    }
+
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// The movie's view. A fresh memory entry costs no host call; a fresh store entry one
@@ -196,7 +231,12 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
     /// whatever the rating service said; a missing rating is an unrated movie; a failing
     /// rating service gives a view without rating; failing metadata gives the stale view if
     /// there is one.
-    pub async fn view(&self, id: &MovieId, freshness: Freshness) -> Result<Served, MovieError> {
+    pub async fn view(
+        &self,
+        id: &MovieId,
+        freshness: Freshness,
+        client: &ClientKey,
+    ) -> Result<Served, MovieError> {
         let now = self.clock.now_ms();
         let cached_allowed = freshness == Freshness::CachedAllowed;
         let mut stale = None;
@@ -228,7 +268,36 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
             (Some(_), _) => CacheOutcome::Refreshed,
             (None, _) => CacheOutcome::Miss,
         };
-        self.compose(id, (stale, in_store), outcome, now).await
+        let rate = self.meter(client, now).await?;
+        let mut served = self.compose(id, (stale, in_store), outcome, now).await?;
+        served.rate = rate;
+        Ok(served)
+    }
+
+    /// Counts a view about to be composed against its client's quota: only what reaches the
+    /// upstreams is metered (a hit costs less than the check would). A failing counter lets
+    /// the view through: the quota protects the upstreams, it is not worth failing a view.
+    async fn meter(&self, client: &ClientKey, now_ms: u64) -> Result<Option<Decision>, MovieError> {
+        let policy = self.limits.policy;
+        if policy.is_off() {
+            return Ok(None);
+        }
+        match self
+            .counter
+            .count_request(client, &policy, now_ms / 1_000)
+            .await
+        {
+            Ok(decision) if decision.allowed => Ok(Some(decision)),
+            Ok(decision) => Err(OverQuota {
+                client: client.clone(),
+                decision,
+            }
+            .into()),
+            Err(error) => {
+                eprintln!("counting a view of {client}: {error}");
+                Ok(None)
+            }
+        }
     }
 
     pub async fn health(&self) -> Result<(), CacheError> {
@@ -370,6 +439,7 @@ impl<M: MetadataGateway, R: RatingGateway, C: CacheStore, K: Clock> MovieControl
             rating_unavailable: false,
             age,
             fresh_for,
+            rate: None,
         }
     }
 

@@ -9,10 +9,13 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::controller::{
     CacheStore, Fetched, GatewayError, MetadataGateway, MovieController, RatingGateway,
+    RequestCounter,
 };
 use crate::model::{MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::BreakerPolicy;
 use crate::reliability::retry::RetryPolicy;
+use service_kit::StorageFailure;
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -64,6 +67,8 @@ pub struct Fakes {
     pub store_gets: Cell<u32>,
     pub store_sets: Cell<u32>,
     pub now_ms: Cell<u64>,
+    pub counts: MemoryCounts,
+    pub counter_failing: Cell<bool>,
     pub slept: RefCell<Vec<Duration>>,
     in_flight: Cell<u32>,
     pub max_in_flight: Cell<u32>,
@@ -91,7 +96,7 @@ impl Fakes {
             .set(self.now_ms.get() + duration.as_millis() as u64);
     }
 
-    pub fn controller(&self) -> MovieController<&Self, &Self, &Self, &Self> {
+    pub fn controller(&self) -> MovieController<&Self, &Self, &Self, &Self, &Self> {
         self.controller_with(MemoryCache::default(), SETTINGS)
     }
 
@@ -99,8 +104,8 @@ impl Fakes {
         &self,
         memory: MemoryCache,
         settings: Settings,
-    ) -> MovieController<&Self, &Self, &Self, &Self> {
-        MovieController::new((self, self), self, self, memory, settings)
+    ) -> MovieController<&Self, &Self, &Self, &Self, &Self> {
+        MovieController::new((self, self), (self, self), self, memory, settings)
     }
 
     async fn call<T: std::fmt::Debug>(
@@ -216,6 +221,20 @@ impl CacheStore for &Fakes {
 
     async fn ping(&self) -> Result<(), CacheError> {
         self.store_access()
+    }
+}
+
+impl RequestCounter for &Fakes {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        if self.counter_failing.get() {
+            return Err(StorageFailure::Broken("scripted failure".into()));
+        }
+        Ok(self.counts.count(client, policy, now_s))
     }
 }
 

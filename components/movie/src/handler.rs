@@ -4,12 +4,13 @@
 
 use crate::clock::Clock;
 use crate::controller::{
-    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, Served,
+    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, RequestCounter, Served,
 };
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
 use http::header::{AGE, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, PRAGMA};
 use http::{Method, StatusCode};
+use service_kit::edge::rate_limit::{annotate, client_key};
 use service_kit::edge::respond;
 use service_kit::edge::{
     Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
@@ -27,12 +28,13 @@ pub enum MovieRoute {
     BookDetails,
 }
 
-impl<M, R, C, K> HttpService for MovieController<M, R, C, K>
+impl<M, R, C, K, L> HttpService for MovieController<M, R, C, K, L>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
     K: Clock,
+    L: RequestCounter,
 {
     const NAME: &'static str = "movie";
     type Route = MovieRoute;
@@ -51,7 +53,9 @@ where
             MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
             MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
         };
-        let served = self.view(&id, freshness(routed.request.headers())).await?;
+        let headers = routed.request.headers();
+        let client = client_key(headers, &self.limits.trusted);
+        let served = self.view(&id, freshness(headers), &client).await?;
         let details = &served.view.details;
         let unavailable = served.rating_unavailable;
         let mut response = match route {
@@ -63,6 +67,9 @@ where
             }
         };
         caching_headers(&mut response, &served);
+        if let Some(decision) = &served.rate {
+            annotate(&mut response, decision);
+        }
         Ok(response)
     }
 }

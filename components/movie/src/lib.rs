@@ -4,16 +4,19 @@
 //! Four rooms, as in the book: [`model`], [`controller`] (rules, and the gateway, store and
 //! clock traits it needs), [`gateway`] (the upstreams over HTTP) and [`handler`] (HTTP), plus
 //! [`config`] (Spin variables), [`cache`] (the two cache levels), [`reliability`] (deadlines,
-//! retries, circuit breakers) and [`clock`].
+//! retries, circuit breakers), [`clock`], and [`counter`] with its [`migrations`] (the rate
+//! limit's counts in movie's own SQLite database).
 
 pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod controller;
+pub mod counter;
 #[cfg(test)]
 pub mod fakes;
 pub mod gateway;
 pub mod handler;
+pub mod migrations;
 pub mod model;
 pub mod reliability;
 pub mod representation;
@@ -26,9 +29,11 @@ mod entry {
     use crate::clock::WasiClock;
     use crate::config::Config;
     use crate::controller::{MovieController, MovieError};
+    use crate::counter::SqliteRequestCounter;
     use crate::gateway::metadata::HttpMetadataGateway;
     use crate::gateway::rating::HttpRatingGateway;
     use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
 
     thread_local! {
@@ -45,16 +50,24 @@ mod entry {
             Ok(config) => config,
             Err(error) => return Problem::from(MovieError::from(error)).into_response(),
         };
+        let limits = match Limits::for_instance().await {
+            Ok(limits) => limits,
+            Err(error) => {
+                eprintln!("movie is misconfigured: {error}");
+                return Problem::internal().into_response();
+            }
+        };
         let controller = MovieController::new(
             (
                 HttpMetadataGateway::new(config.upstreams.metadata),
                 HttpRatingGateway::new(config.upstreams.rating),
             ),
-            KeyValueCache,
+            (KeyValueCache, SqliteRequestCounter::for_instance()),
             WasiClock,
             MEMORY.with(MemoryCache::clone),
             config.settings,
-        );
+        )
+        .with_limits(limits);
         edge::serve(&controller, request).await
     }
 }

@@ -1,6 +1,7 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage, declared by its consumer.
@@ -18,6 +19,13 @@ pub trait RatingRepository {
         record: &RecordKey,
     ) -> Result<Option<AggregatedRating>, StorageFailure>;
     async fn ping(&self) -> Result<(), StorageFailure>;
+    /// Counts one rate-limited request of `client` (one statement).
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +46,22 @@ impl Classify for RatingError {
 }
 
 pub struct RatingController<R> {
-    repository: R,
+    pub(crate) repository: R,
+    /// The quota of writes per client.
+    pub limits: Limits,
 }
 
 impl<R: RatingRepository> RatingController<R> {
+    /// A controller whose writes are not rate-limited.
     pub fn new(repository: R) -> Self {
-        Self { repository }
+        Self {
+            repository,
+            limits: Limits::OFF,
+        }
+    }
+
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// One rating per user and record: a second rating by the same user replaces the first,

@@ -6,12 +6,13 @@ use crate::controller::{RatingController, RatingRepository};
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{HeaderMap, Method, Request, StatusCode};
-use service_kit::FieldErrors;
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_object,
 };
+use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
+use service_kit::{FieldErrors, StorageFailure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingRoute {
@@ -58,6 +59,27 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
 
     async fn health_checks(&self) -> Vec<Check> {
         vec![Check::new("sqlite", self.health().await)]
+    }
+
+    /// Writes are what a client can make expensive; reads are one primary-key lookup.
+    fn is_metered(route: RatingRoute) -> bool {
+        matches!(
+            route,
+            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate
+        )
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        self.repository.count_request(client, policy, now_s).await
     }
 
     async fn call<B: RequestBody>(&self, route: RatingRoute, routed: Routed<B>) -> Answer {
@@ -167,6 +189,7 @@ mod tests {
     use crate::repository::memory::InMemoryRatingRepository as Memory;
     use futures::executor::block_on;
     use serde_json::{Value, json};
+    use service_kit::rate_limit::{Limits, RatePolicy};
     use service_kit::testing::{assert_problem, call, health, rejected_fields};
 
     type Controller = RatingController<Memory>;
@@ -234,6 +257,89 @@ mod tests {
             aggregate_if_none_match(&c, &tag),
             StatusCode::OK,
             "GET /ratings/movie/m1 with the tag from before u2 rated"
+        );
+    }
+
+    fn limited(quota: u32) -> Controller {
+        controller().with_limits(Limits {
+            policy: RatePolicy {
+                quota,
+                window_s: 60,
+            },
+            ..Limits::OFF
+        })
+    }
+
+    #[test]
+    fn writes_over_the_quota_are_429_with_retry_after_and_ratelimit_headers() {
+        let c = limited(2);
+        rate(&c, "u1", 5);
+        rate(&c, "u2", 5);
+        let response = service_kit::testing::respond(
+            &c,
+            Method::PUT,
+            "/ratings/movie/m1/users/u3",
+            Some(json!({"value": 1})),
+        );
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+        };
+        assert_eq!(
+            (
+                response.status(),
+                header("retry-after").is_some(),
+                header("ratelimit-policy"),
+                header("ratelimit").map(|v| v.starts_with("\"default\";r=0;t="))
+            ),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                true,
+                Some("\"default\";q=2;w=60".to_owned()),
+                Some(true)
+            ),
+            "third write with a quota of 2"
+        );
+    }
+
+    #[test]
+    fn a_refused_write_changes_nothing() {
+        let c = limited(1);
+        rate(&c, "u1", 5);
+        rate(&c, "u2", 1);
+        assert_eq!(
+            aggregate_of_m1(&c).1["count"],
+            json!(1),
+            "ratings after a 429"
+        );
+    }
+
+    #[test]
+    fn reads_are_not_metered() {
+        let c = limited(1);
+        rate(&c, "u1", 5);
+        for _ in 0..3 {
+            assert_eq!(
+                aggregate_of_m1(&c).0,
+                StatusCode::OK,
+                "GET /ratings/movie/m1"
+            );
+        }
+    }
+
+    #[test]
+    fn a_write_within_the_quota_says_what_is_left() {
+        let c = limited(5);
+        let response =
+            service_kit::testing::respond(&c, Method::DELETE, "/ratings/movie/m1/users/u1", None);
+        let remaining = response.headers().get("ratelimit").cloned();
+        assert!(
+            remaining
+                .as_ref()
+                .is_some_and(|v| v.to_str().unwrap_or_default().contains(";r=4;")),
+            "RateLimit after one DELETE of 5 allowed: {remaining:?}"
         );
     }
 

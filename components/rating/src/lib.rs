@@ -16,14 +16,23 @@ pub mod representation;
 mod entry {
     use crate::controller::RatingController;
     use crate::repository::sqlite::SqliteRatingRepository;
-    use service_kit::edge::{self, HttpResponse};
+    use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
 
     /// One controller over this instance's shared connection per request; the routes are in
     /// [`crate::handler`].
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let controller = RatingController::new(SqliteRatingRepository::for_instance());
+        let limits = match Limits::for_instance().await {
+            Ok(limits) => limits,
+            Err(error) => {
+                eprintln!("rating is misconfigured: {error}");
+                return Problem::internal().into_response();
+            }
+        };
+        let controller =
+            RatingController::new(SqliteRatingRepository::for_instance()).with_limits(limits);
         edge::serve(&controller, request).await
     }
 }

@@ -15,12 +15,13 @@ pub const DATABASE: Database = Database {
     migrations: MIGRATIONS,
 };
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create ratings and their running totals",
-    statements: &[
-        // One row per user and record; `revision` counts writes, so 1 after an upsert means new.
-        "CREATE TABLE ratings (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create ratings and their running totals",
+        statements: &[
+            // One row per user and record; `revision` counts writes, so 1 after an upsert means new.
+            "CREATE TABLE ratings (
             record_type TEXT NOT NULL,
             record_id TEXT NOT NULL,
             user_id TEXT NOT NULL,
@@ -28,34 +29,40 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             revision INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (record_type, record_id, user_id)
         ) WITHOUT ROWID",
-        // The aggregate, kept current by the triggers below inside each write's own statement,
-        // so reading a record's average is one primary-key lookup however many ratings it has.
-        "CREATE TABLE rating_totals (
+            // The aggregate, kept current by the triggers below inside each write's own statement,
+            // so reading a record's average is one primary-key lookup however many ratings it has.
+            "CREATE TABLE rating_totals (
             record_type TEXT NOT NULL,
             record_id TEXT NOT NULL,
             total INTEGER NOT NULL,
             count INTEGER NOT NULL CHECK (count > 0),
             PRIMARY KEY (record_type, record_id)
         ) WITHOUT ROWID",
-        "CREATE TRIGGER rating_totals_on_insert AFTER INSERT ON ratings BEGIN
+            "CREATE TRIGGER rating_totals_on_insert AFTER INSERT ON ratings BEGIN
             INSERT INTO rating_totals (record_type, record_id, total, count)
             VALUES (new.record_type, new.record_id, new.value, 1)
             ON CONFLICT (record_type, record_id)
             DO UPDATE SET total = total + excluded.total, count = count + 1;
         END",
-        "CREATE TRIGGER rating_totals_on_update AFTER UPDATE OF value ON ratings BEGIN
+            "CREATE TRIGGER rating_totals_on_update AFTER UPDATE OF value ON ratings BEGIN
             UPDATE rating_totals SET total = total - old.value + new.value
             WHERE record_type = new.record_type AND record_id = new.record_id;
         END",
-        // The last rating gone, the aggregate goes too (count > 0 always holds).
-        "CREATE TRIGGER rating_totals_on_delete AFTER DELETE ON ratings BEGIN
+            // The last rating gone, the aggregate goes too (count > 0 always holds).
+            "CREATE TRIGGER rating_totals_on_delete AFTER DELETE ON ratings BEGIN
             DELETE FROM rating_totals
             WHERE record_type = old.record_type AND record_id = old.record_id AND count = 1;
             UPDATE rating_totals SET total = total - old.value, count = count - 1
             WHERE record_type = old.record_type AND record_id = old.record_id;
         END",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "count requests per client for rate limits",
+        statements: &[service_kit::rate_limit::COUNTS_TABLE],
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 //! each implements [`Classify`] once, and every surface maps the class to its own status
 //! (HTTP in [`crate::edge::problem`]; a gRPC status or a dead-letter entry in later surfaces).
 
+use crate::rate_limit::Decision;
+
 /// What kind of failure an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -20,6 +22,8 @@ pub enum ErrorClass {
     },
     /// A service this one depends on did not answer within its deadline.
     TimedOut(&'static str),
+    /// The client used up its quota: nothing was done; the decision says when it refills.
+    RateLimited(Decision),
     /// Our own fault (storage, configuration). Clients learn nothing; the log gets the message.
     Internal,
     /// A resource we need stayed taken (a database locked by other writers): nothing was

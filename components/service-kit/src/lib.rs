@@ -5,7 +5,8 @@
 //! rule), [`json`] (JSON objects read member by member), [`storage`] (what a write did, why
 //! storage failed), [`error_class`] (how an error is seen from any edge), [`sqlite`] (the
 //! per-instance connection that sets itself up and migrates itself) and [`lock_waits`] (how
-//! a write waits for another connection's lock). HTTP lives in [`edge`] alone.
+//! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
+//! the service's database). HTTP lives in [`edge`] alone.
 
 pub mod edge;
 pub mod error_class;
@@ -13,6 +14,7 @@ pub mod field;
 pub mod identifier;
 pub mod json;
 pub mod lock_waits;
+pub mod rate_limit;
 pub mod sqlite;
 pub mod storage;
 #[cfg(any(test, feature = "testing"))]

@@ -22,10 +22,11 @@
 //! connection yet, and nothing but the database is awaited inside it.
 
 use crate::lock_waits::LockWaits;
+use crate::rate_limit::{self, ClientKey, Decision, RatePolicy};
 use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use spin_sdk::wasip3::clocks::monotonic_clock;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -126,6 +127,8 @@ pub fn for_instance(database: &'static Database) -> Rc<SharedConnection> {
 pub struct SharedConnection {
     database: &'static Database,
     connection: RefCell<Option<Rc<Connection>>>,
+    /// Whether this instance has dropped the rate-limit rows of clients gone quiet.
+    forgot_old_clients: Cell<bool>,
 }
 
 impl SharedConnection {
@@ -133,6 +136,7 @@ impl SharedConnection {
         Self {
             database,
             connection: RefCell::new(None),
+            forgot_old_clients: Cell::new(false),
         }
     }
 
@@ -184,6 +188,33 @@ impl SharedConnection {
         } else {
             Stored::Replaced
         })
+    }
+
+    /// Counts one request of `client` against `policy` at `now_s` (one statement; the
+    /// database needs [`rate_limit::COUNTS_TABLE`]). The first check of each instance also
+    /// drops the rows of clients not seen since the previous window, so the table stays as
+    /// small as the set of recent clients.
+    pub async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        let window = policy.window(now_s);
+        let as_value = |window: u64| Value::Integer(i64::try_from(window).unwrap_or(i64::MAX));
+        if !self.forgot_old_clients.replace(true) {
+            let previous = as_value(window.saturating_sub(1));
+            self.query(rate_limit::FORGET_OLD_CLIENTS, [previous])
+                .await?;
+        }
+        let parameters = [Value::text(client.as_str()), as_value(window)];
+        let rows = self.query(rate_limit::COUNT_REQUEST, parameters).await?;
+        let count: u32 = rows
+            .first()
+            .map(|row| column(row, 0))
+            .transpose()?
+            .ok_or_else(|| StorageFailure::Broken("the count returned no row".into()))?;
+        Ok(policy.decide(count, now_s))
     }
 
     /// Runs one statement and collects its rows; forgets the connection if the host says it

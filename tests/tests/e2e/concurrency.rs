@@ -12,8 +12,17 @@ const USERS: usize = 48;
 /// 48 users rate `m1` at once, each twice (the second a replacement) and each then reads the
 /// movie, composed afresh; returns the aggregate and how many rating instances served it all.
 async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize) {
+    // Correctness under concurrency, not deadlines: with a fresh instance per request and 48
+    // views at once on two cores, a chained call can take longer than the default 250 ms.
+    let variables = [
+        ("upstream_timeout_ms", "10000"),
+        ("request_budget_ms", "20000"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .into();
     let app = common::movie_system_with(AppOptions {
         limits,
+        variables,
         ..AppOptions::default()
     });
     app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "Busy"})))

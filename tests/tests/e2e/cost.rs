@@ -182,17 +182,19 @@ async fn a_cold_instance_on_a_fresh_database_migrates_in_one_transaction() {
         .unwrap();
     let metadata = stats(&app, "metadata");
     // Set busy_timeout and synchronous, read user_version and journal_mode, switch to WAL,
-    // BEGIN IMMEDIATE, read user_version inside the transaction, CREATE TABLE, set
-    // user_version, COMMIT; then the upsert.
+    // BEGIN IMMEDIATE, read user_version inside the transaction, two migrations (CREATE TABLE
+    // and set user_version each), COMMIT; then the rate limit (forget old clients once per
+    // instance, count this one) and the upsert.
     assert_eq!(
         (metadata.sqlite_statements(), metadata.sqlite_opens()),
-        (10, 1),
+        (14, 1),
         "statements and opens of the first PUT /metadata/m1"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cold_instance_on_a_migrated_database_sets_up_its_connection_in_three_statements() {
+async fn a_cold_instance_on_a_migrated_database_sets_up_its_connection_in_three_statements_and_its_rate_limit_in_one()
+ {
     let app = common::movie_system_with(AppOptions {
         limits: InstanceLimits::NO_REUSE,
         ..AppOptions::default()
@@ -215,19 +217,20 @@ async fn a_cold_instance_on_a_migrated_database_sets_up_its_connection_in_three_
     let migrated = metadata.sqlite_statements();
     put("B").await.unwrap();
     // Set busy_timeout and synchronous, read user_version and journal_mode (nothing to do);
-    // then the upsert.
+    // forget old clients (once per instance) and count this one; then the upsert.
     assert_eq!(
         (
             metadata.sqlite_statements() - migrated,
             metadata.instantiated()
         ),
-        (4, 2),
+        (6, 2),
         "statements of PUT /metadata/m1 on a second, cold instance, and instances made"
     );
 }
 
+/// The write itself, and the client's count for the rate limit.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_warm_write_is_one_statement() {
+async fn a_warm_write_is_two_statements() {
     let app = common::movie_system();
     app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "A"})))
         .await
@@ -239,7 +242,7 @@ async fn a_warm_write_is_one_statement() {
         .unwrap();
     assert_eq!(
         metadata.sqlite_statements() - cold,
-        1,
+        2,
         "statements of a second PUT /metadata/m1"
     );
 }

@@ -29,6 +29,7 @@ async fn metadata_opens_only_its_own_database_and_makes_no_outbound_requests() {
         &[
             ("/sqlite/metadata", "ok"),
             ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/sqlite/movie", "Error::AccessDenied"),
             ("/sqlite/default", "Error::AccessDenied"),
             ("/kv/cache", "Error::AccessDenied"),
             (
@@ -53,6 +54,7 @@ async fn rating_opens_only_its_own_database_and_makes_no_outbound_requests() {
         &[
             ("/sqlite/ratings", "ok"),
             ("/sqlite/metadata", "Error::AccessDenied"),
+            ("/sqlite/movie", "Error::AccessDenied"),
             ("/kv/cache", "Error::AccessDenied"),
             (
                 "/fetch?url=http://metadata.spin.internal/metadata/m1",
@@ -64,12 +66,14 @@ async fn rating_opens_only_its_own_database_and_makes_no_outbound_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn movie_reaches_only_its_cache_and_its_two_upstreams() {
+async fn movie_reaches_only_its_cache_its_counts_and_its_two_upstreams() {
     probe_as(
         "movie",
         "/movies",
         &[
             ("/kv/cache", "ok"),
+            ("/sqlite/movie", "ok"),
+            ("/sqlite/default", "Error::AccessDenied"),
             ("/sqlite/metadata", "Error::AccessDenied"),
             ("/sqlite/ratings", "Error::AccessDenied"),
             ("/var/metadata_url", "ok http://metadata.spin.internal"),

@@ -344,3 +344,107 @@ async fn no_cache_composes_the_view_again() {
         "Cache-Status and upstream calls of a no-cache view"
     );
 }
+
+/// The movie system with small quotas, and a writer that PUTs ratings as the test client.
+fn limited_system(writes: u32, views: u32) -> common::MovieSystem {
+    system(&[
+        ("write_rate_limit", writes.to_string()),
+        ("view_rate_limit", views.to_string()),
+        ("rate_limit_window_s", "2".into()),
+    ])
+}
+
+async fn rate(app: &App, user: &str) -> TestResponse {
+    app.request(
+        Method::PUT,
+        &format!("/ratings/movie/m1/users/{user}"),
+        Some(json!({"value": 3})),
+    )
+    .await
+    .expect("PUT")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_over_the_quota_are_429_and_allowed_again_in_the_next_window() {
+    let app = limited_system(3, 0);
+    // Start at the beginning of a window, so the three writes share one.
+    let window_left = rate(&app, "u0").await;
+    let reset: u64 = window_left
+        .header("ratelimit")
+        .and_then(|v| v.rsplit("t=").next())
+        .and_then(|t| t.parse().ok())
+        .expect("RateLimit header with t=");
+    tokio::time::sleep(Duration::from_secs(reset)).await;
+    for user in ["u1", "u2", "u3"] {
+        let allowed = rate(&app, user).await;
+        assert_eq!(allowed.status, StatusCode::CREATED, "PUT by {user}");
+    }
+    let refused = rate(&app, "u4").await;
+    common::assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "fourth PUT");
+    assert_eq!(
+        (
+            refused.header("ratelimit-policy"),
+            refused.header("retry-after").is_some()
+        ),
+        (Some("\"default\";q=3;w=2"), true),
+        "headers of the 429"
+    );
+    let aggregate = app
+        .request(Method::GET, "/ratings/movie/m1", None)
+        .await
+        .expect("GET");
+    assert_eq!(
+        aggregate.json()["count"],
+        json!(4),
+        "the refused PUT wrote nothing"
+    );
+
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(
+        rate(&app, "u5").await.status,
+        StatusCode::CREATED,
+        "a PUT after Retry-After"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn composed_views_are_metered_and_cache_hits_are_not() {
+    let app = limited_system(0, 2);
+    put_metadata(&app, "m1").await;
+    let reset: u64 = {
+        let first = common::get_uncached(&app, "/movies/m1").await;
+        first
+            .header("ratelimit")
+            .and_then(|v| v.rsplit("t=").next())
+            .and_then(|t| t.parse().ok())
+            .expect("RateLimit header on a composed view")
+    };
+    tokio::time::sleep(Duration::from_secs(reset)).await;
+    for _ in 0..2 {
+        let composed = common::get_uncached(&app, "/movies/m1").await;
+        assert_eq!(
+            composed.status,
+            StatusCode::OK,
+            "composed view within quota"
+        );
+    }
+    let refused = common::get_uncached(&app, "/movies/m1").await;
+    common::assert_problem(
+        &refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "third composed view in the window",
+    );
+    let hit = app
+        .request(Method::GET, "/movies/m1", None)
+        .await
+        .expect("GET");
+    assert_eq!(
+        (hit.status, hit.header("ratelimit")),
+        (StatusCode::OK, None),
+        "a cache hit after the quota is used up"
+    );
+}

@@ -126,6 +126,19 @@ async fn on_a_fresh_file_ratings_run_in_wal_with_normal_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn movies_counts_run_in_wal_with_normal_sync() {
+    let app = common::movie_system_with(patient());
+    write_one_of_each(&app).await;
+    let view = common::get_uncached(&app, "/movies/m1").await;
+    assert_eq!(view.status, http::StatusCode::OK, "GET /movies/m1");
+    assert_eq!(
+        settings(&app, "movie"),
+        [("movie".to_owned(), "wal".to_owned(), 1)],
+        "movie's connections after its first composed view"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rollback_journal_file_is_switched_to_wal_by_the_first_connection() {
     let root = rollback_journal_root().await;
     let app = common::load_in(root.path(), patient());

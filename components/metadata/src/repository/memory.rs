@@ -2,6 +2,7 @@
 
 use crate::controller::MetadataRepository;
 use crate::model::{Metadata, MovieId};
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
@@ -12,6 +13,7 @@ pub struct InMemoryMetadataRepository {
     movies: RefCell<BTreeMap<MovieId, Metadata>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
+    counts: MemoryCounts,
 }
 
 impl InMemoryMetadataRepository {
@@ -24,6 +26,16 @@ impl InMemoryMetadataRepository {
 }
 
 impl MetadataRepository for InMemoryMetadataRepository {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        self.failing.check()?;
+        Ok(self.counts.count(client, policy, now_s))
+    }
+
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure> {
         self.failing.check()?;
         Ok(self.movies.borrow().get(id).cloned())

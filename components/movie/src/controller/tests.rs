@@ -2,19 +2,24 @@ use super::*;
 use crate::fakes::{Fakes, SETTINGS, metadata};
 use crate::reliability::retry::RetryPolicy;
 use futures::executor::block_on;
+use service_kit::rate_limit::{ClientKey, Limits, RatePolicy};
 
 fn id(raw: &str) -> MovieId {
     MovieId::parse(raw).unwrap()
 }
 
-type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+
+fn client() -> ClientKey {
+    ClientKey::of(Some("192.0.2.1:1"), None, &Default::default())
+}
 
 fn view(controller: &Controller<'_>) -> Result<Served, MovieError> {
-    block_on(controller.view(&id("m1"), Freshness::CachedAllowed))
+    block_on(controller.view(&id("m1"), Freshness::CachedAllowed, &client()))
 }
 
 fn must_compose(controller: &Controller<'_>) -> Result<Served, MovieError> {
-    block_on(controller.view(&id("m1"), Freshness::MustCompose))
+    block_on(controller.view(&id("m1"), Freshness::MustCompose, &client()))
 }
 
 fn outcome(controller: &Controller<'_>) -> CacheOutcome {
@@ -396,7 +401,7 @@ fn retries_never_run_past_the_budget() {
     block_on(
         fakes
             .controller_with(MemoryCache::default(), settings)
-            .view(&id("m1"), Freshness::CachedAllowed),
+            .view(&id("m1"), Freshness::CachedAllowed, &client()),
     )
     .unwrap();
     let spent = Duration::from_millis(fakes.now_ms.get() - started);
@@ -498,4 +503,57 @@ fn errors_are_classified_for_the_edge() {
         .class(),
         ErrorClass::TimedOut("metadata")
     );
+}
+
+fn limited(fakes: &Fakes, quota: u32) -> Controller<'_> {
+    fakes.controller().with_limits(Limits {
+        policy: RatePolicy {
+            quota,
+            window_s: 60,
+        },
+        ..Limits::OFF
+    })
+}
+
+#[test]
+fn composed_views_over_the_quota_are_refused_without_asking_the_upstreams() {
+    let fakes = Fakes::with_movie();
+    let controller = limited(&fakes, 2);
+    must_compose(&controller).unwrap();
+    must_compose(&controller).unwrap();
+    let result = must_compose(&controller);
+    assert!(
+        matches!(result, Err(MovieError::OverQuota(_))),
+        "{result:?}"
+    );
+    assert_eq!(calls(&fakes), (2, 2), "upstream calls of the refused view");
+}
+
+#[test]
+fn cache_hits_are_not_metered() {
+    let fakes = Fakes::with_movie();
+    let controller = limited(&fakes, 1);
+    view(&controller).unwrap();
+    for _ in 0..5 {
+        let served = view(&controller).unwrap();
+        assert_eq!(
+            (served.outcome, served.rate),
+            (CacheOutcome::MemoryHit, None),
+            "a hit after the quota is used up"
+        );
+    }
+}
+
+#[test]
+fn a_failing_counter_lets_the_view_through() {
+    let fakes = Fakes::with_movie();
+    fakes.counter_failing.set(true);
+    assert!(view(&limited(&fakes, 1)).is_ok());
+}
+
+#[test]
+fn a_metered_view_carries_its_clients_quota() {
+    let fakes = Fakes::with_movie();
+    let served = view(&limited(&fakes, 5)).unwrap();
+    assert_eq!(served.rate.map(|d| d.remaining), Some(4));
 }

@@ -2,6 +2,7 @@
 
 use crate::controller::RatingRepository;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
@@ -12,6 +13,7 @@ pub struct InMemoryRatingRepository {
     ratings: RefCell<BTreeMap<(RecordKey, UserId), Rating>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
+    counts: MemoryCounts,
 }
 
 impl InMemoryRatingRepository {
@@ -24,6 +26,16 @@ impl InMemoryRatingRepository {
 }
 
 impl RatingRepository for InMemoryRatingRepository {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        self.failing.check()?;
+        Ok(self.counts.count(client, policy, now_s))
+    }
+
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
         self.failing.check()?;
         let key = (rating.record.clone(), rating.user.clone());

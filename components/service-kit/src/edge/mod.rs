@@ -5,6 +5,7 @@
 pub mod conditional;
 pub mod health;
 pub mod problem;
+pub mod rate_limit;
 pub mod request;
 pub mod respond;
 pub mod routes;

@@ -3,6 +3,7 @@
 use super::respond::{self, HttpResponse};
 use crate::error_class::{Classify, ErrorClass};
 use crate::field::{FieldError, FieldErrors};
+use crate::rate_limit::Decision;
 use http::StatusCode;
 use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use serde::Serialize;
@@ -25,10 +26,14 @@ pub struct Problem {
     errors: Vec<FieldError>,
     /// The `Allow` header of a 405; not part of the body.
     #[serde(skip)]
-    allow: Option<String>,
-    /// The `Retry-After` header (seconds) of a 503; not part of the body.
+    allow: Option<Box<str>>,
+    /// The `Retry-After` header (seconds) of a 503 or 429; not part of the body.
     #[serde(skip)]
     retry_after: Option<u32>,
+    /// The `RateLimit` headers of a 429; not part of the body. Boxed: problems travel in
+    /// `Result`s, which should stay small.
+    #[serde(skip)]
+    rate_limit: Option<Box<Decision>>,
 }
 
 impl Problem {
@@ -41,6 +46,7 @@ impl Problem {
             errors: Vec::new(),
             allow: None,
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -65,7 +71,7 @@ impl Problem {
             StatusCode::METHOD_NOT_ALLOWED,
             format!("this resource supports {allow}"),
         );
-        problem.allow = Some(allow);
+        problem.allow = Some(allow.into_boxed_str());
         problem
     }
 
@@ -97,7 +103,7 @@ impl Problem {
         let mut response = respond::bytes(self.status(), PROBLEM_JSON, body);
         if let Some(allow) = self
             .allow
-            .and_then(|allow| HeaderValue::try_from(allow).ok())
+            .and_then(|allow| HeaderValue::try_from(allow.as_ref()).ok())
         {
             response.headers_mut().insert(ALLOW, allow);
         }
@@ -105,6 +111,9 @@ impl Problem {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(decision) = self.rate_limit {
+            super::rate_limit::annotate(&mut response, &decision);
         }
         response
     }
@@ -148,6 +157,18 @@ impl<E: Classify> From<E> for Problem {
                     StatusCode::GATEWAY_TIMEOUT,
                     format!("the {service} service did not answer in time"),
                 )
+            }
+            ErrorClass::RateLimited(decision) => {
+                let mut problem = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "this client's quota of {} requests per {} s is used up",
+                        decision.policy.quota, decision.policy.window_s
+                    ),
+                );
+                problem.retry_after = Some(decision.reset_s);
+                problem.rate_limit = Some(Box::new(decision));
+                problem
             }
             ErrorClass::Internal => {
                 eprintln!("{error}");

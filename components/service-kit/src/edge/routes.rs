@@ -5,8 +5,11 @@
 
 use super::health::{self, Check};
 use super::problem::Problem;
+use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
+use crate::rate_limit::{self, ClientKey, Decision, Limits, OverQuota, RatePolicy};
+use crate::storage::StorageFailure;
 use http::{Method, Request};
 
 /// One route: a method, a path pattern and the component's name for the route. A pattern is
@@ -45,7 +48,30 @@ pub trait HttpService {
 
     /// Handles a request that matched `route`.
     async fn call<B: RequestBody>(&self, route: Self::Route, routed: Routed<B>) -> Answer;
+
+    /// Whether a request on `route` counts against its client's quota: what is expensive
+    /// (writes). Nothing is metered unless a service says so.
+    fn is_metered(_route: Self::Route) -> bool {
+        false
+    }
+
+    /// The quota of metered routes and the proxies trusted to name the client.
+    fn limits(&self) -> &Limits {
+        &LIMITS_OFF
+    }
+
+    /// Counts one metered request of `client` in the service's own storage.
+    async fn count_request(
+        &self,
+        _client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        Ok(policy.decide(0, now_s))
+    }
 }
+
+static LIMITS_OFF: Limits = Limits::OFF;
 
 /// Answers a request: the health report, the matching route's response, or the problem that
 /// stopped it.
@@ -57,11 +83,36 @@ pub async fn serve<S: HttpService, B: RequestBody>(
         health_report(service, request.method()).await
     } else {
         match resolve(S::ROUTES, request.method(), request.uri().path()) {
-            Ok((route, params)) => service.call(route, Routed { params, request }).await,
+            Ok((route, params)) => metered(service, route, Routed { params, request }).await,
             Err(problem) => Err(problem),
         }
     };
     outcome.unwrap_or_else(Problem::into_response)
+}
+
+/// Calls the route, first counting the request if the route is metered: over the quota it is
+/// a 429 and nothing runs; within it, the answer carries the `RateLimit` headers.
+async fn metered<S: HttpService, B: RequestBody>(
+    service: &S,
+    route: S::Route,
+    routed: Routed<B>,
+) -> Answer {
+    let limits = service.limits();
+    if !S::is_metered(route) || limits.policy.is_off() {
+        return service.call(route, routed).await;
+    }
+    let client = client_key(routed.request.headers(), &limits.trusted);
+    let decision = service
+        .count_request(&client, &limits.policy, rate_limit::now_s())
+        .await?;
+    if !decision.allowed {
+        return Err(Problem::from(OverQuota { client, decision }));
+    }
+    let mut answer = service.call(route, routed).await;
+    if let Ok(response) = &mut answer {
+        annotate(response, &decision);
+    }
+    answer
 }
 
 fn is_health_path(path: &str, service: &str) -> bool {
