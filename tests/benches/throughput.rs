@@ -72,6 +72,55 @@ enum Target {
     Metered,
 }
 
+impl Target {
+    /// The Spin variables of the target's app. One client sends everything, so the rate limits
+    /// are off, or (metered) counting with a quota never reached.
+    fn variables(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Defaults => &[("write_rate_limit", "0"), ("view_rate_limit", "0")],
+            Self::StoreOnly => &[
+                ("write_rate_limit", "0"),
+                ("view_rate_limit", "0"),
+                ("cache_memory_fresh_ms", "0"),
+            ],
+            Self::Metered => &[
+                ("write_rate_limit", "1000000000"),
+                ("view_rate_limit", "1000000000"),
+            ],
+        }
+    }
+}
+
+/// A target's app, seeded and served over HTTP, with its stores in a directory of its own.
+struct Seeded {
+    root: tempfile::TempDir,
+    _app: App,
+    server: spin_test_host::Server,
+}
+
+impl Seeded {
+    async fn serve(target: Target) -> anyhow::Result<Self> {
+        let root = tempfile::tempdir()?;
+        let variables = target
+            .variables()
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let options = AppOptions {
+            variables,
+            ..AppOptions::default()
+        };
+        let app = movie_system::load(root.path(), options)?;
+        seed(&app).await?;
+        let server = app.serve().await?;
+        Ok(Self {
+            root,
+            _app: app,
+            server,
+        })
+    }
+}
+
 const SCENARIOS: &[(&str, Target, Scenario)] = &[
     (
         "GET /metadata/{id}",
@@ -137,72 +186,38 @@ async fn main() -> anyhow::Result<()> {
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let only = args.next().unwrap_or_default();
 
-    // One client sends everything: the rate limits would measure themselves, not the routes.
-    let unlimited = || {
-        [("write_rate_limit", "0"), ("view_rate_limit", "0")]
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .into_iter()
-            .collect::<std::collections::HashMap<_, _>>()
-    };
-    let root = tempfile::tempdir()?;
-    let app = movie_system::load(
-        root.path(),
-        AppOptions {
-            variables: unlimited(),
-            ..AppOptions::default()
-        },
-    )?;
-    seed(&app).await?;
-    let server = app.serve().await?;
-    let store_only_root = tempfile::tempdir()?;
-    let store_only = movie_system::load(
-        store_only_root.path(),
-        AppOptions {
-            variables: {
-                let mut variables = unlimited();
-                variables.insert("cache_memory_fresh_ms".to_owned(), "0".to_owned());
-                variables
-            },
-            ..AppOptions::default()
-        },
-    )?;
-    seed(&store_only).await?;
-    let store_only_server = store_only.serve().await?;
-    let metered_root = tempfile::tempdir()?;
-    let metered = movie_system::load(
-        metered_root.path(),
-        AppOptions {
-            variables: [
-                ("write_rate_limit", "1000000000"),
-                ("view_rate_limit", "1000000000"),
-            ]
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .into(),
-            ..AppOptions::default()
-        },
-    )?;
-    seed(&metered).await?;
-    let metered_server = metered.serve().await?;
+    let (defaults, store_only, metered) = (
+        Seeded::serve(Target::Defaults).await?,
+        Seeded::serve(Target::StoreOnly).await?,
+        Seeded::serve(Target::Metered).await?,
+    );
     println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
         "{:<40} {:>9} {:>9} {:>9} {:>9}",
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
     for (label, target, scenario) in SCENARIOS.iter().filter(|(l, _, _)| l.contains(&only)) {
-        let base = match target {
-            Target::Defaults => server.url(),
-            Target::StoreOnly => store_only_server.url(),
-            Target::Metered => metered_server.url(),
+        let app = match target {
+            Target::Defaults => &defaults,
+            Target::StoreOnly => &store_only,
+            Target::Metered => &metered,
         };
-        report(label, &base, *scenario, connections, seconds).await?;
+        report(label, &app.server.url(), *scenario, connections, seconds).await?;
     }
     // The hot-row question: what the trigger-maintained aggregate costs a write. Last, since it
     // drops the triggers from the benchmark's own database file.
     let experiment = "PUT rating, 1 record, no aggregate";
     if experiment.contains(&only) {
-        drop_aggregate_triggers(root.path())?;
+        drop_aggregate_triggers(defaults.root.path())?;
         let scenario = Scenario::RateByNewUsers { records: 1 };
-        report(experiment, &server.url(), scenario, connections, seconds).await?;
+        report(
+            experiment,
+            &defaults.server.url(),
+            scenario,
+            connections,
+            seconds,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
-use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
+use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
 /// swapped (SQLite under Spin, memory in unit tests) without the rules noticing.
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
-pub trait MetadataRepository {
+/// It also counts the service's rate-limited requests, in the same storage.
+pub trait MetadataRepository: RequestCounter {
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure>;
     /// Inserts or replaces, atomically, reporting which it was.
     async fn put(&self, metadata: &Metadata) -> Result<Stored, StorageFailure>;
@@ -22,13 +23,6 @@ pub trait MetadataRepository {
     ) -> Result<Vec<Metadata>, StorageFailure>;
     /// Proves the store answers queries.
     async fn ping(&self) -> Result<(), StorageFailure>;
-    /// Counts one rate-limited request of `client` (one statement).
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,8 @@ use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::{self, Breaker, Breakers};
 use crate::reliability::retry::{MIN_ATTEMPT, backoff, next_attempt};
-use service_kit::rate_limit::{ClientKey, Decision, Limits, OverQuota, RatePolicy};
-use service_kit::{Classify, ErrorClass, StorageFailure};
+use service_kit::rate_limit::{ClientKey, Decision, Limits, OverQuota, RequestCounter};
+use service_kit::{Classify, ErrorClass};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -77,17 +77,6 @@ pub trait RatingGateway {
         known: Option<&Validator>,
         timeout: Duration,
     ) -> Result<Fetched<RatingSummary>, GatewayError>;
-}
-
-/// Where the movie service counts composed views per client (its own SQLite database).
-#[allow(async_fn_in_trait)]
-pub trait RequestCounter {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure>;
 }
 
 /// The movie service's own key-value store: cached views and breaker state.
@@ -186,6 +175,7 @@ pub struct MovieController<M, R, C, K, L> {
     rating: R,
     cache: C,
     clock: K,
+    /// Composed views per client: movie's own SQLite database in Spin.
     counter: L,
     memory: MemoryCache,
     settings: Settings,

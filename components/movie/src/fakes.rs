@@ -9,13 +9,12 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::controller::{
     CacheStore, Fetched, GatewayError, MetadataGateway, MovieController, RatingGateway,
-    RequestCounter,
 };
 use crate::model::{MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::BreakerPolicy;
 use crate::reliability::retry::RetryPolicy;
 use service_kit::StorageFailure;
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -234,7 +233,7 @@ impl RequestCounter for &Fakes {
         if self.counter_failing.get() {
             return Err(StorageFailure::Broken("scripted failure".into()));
         }
-        Ok(self.counts.count(client, policy, now_s))
+        self.counts.count_request(client, policy, now_s).await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::clock::Clock;
 use crate::controller::{
-    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, RequestCounter, Served,
+    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, Served,
 };
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
@@ -15,6 +15,7 @@ use service_kit::edge::respond;
 use service_kit::edge::{
     Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
 };
+use service_kit::rate_limit::RequestCounter;
 
 /// RFC 9211: what this service's cache did for the response.
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");

@@ -4,14 +4,13 @@
 //! Four rooms, as in the book: [`model`], [`controller`] (rules, and the gateway, store and
 //! clock traits it needs), [`gateway`] (the upstreams over HTTP) and [`handler`] (HTTP), plus
 //! [`config`] (Spin variables), [`cache`] (the two cache levels), [`reliability`] (deadlines,
-//! retries, circuit breakers), [`clock`], and [`counter`] with its [`migrations`] (the rate
-//! limit's counts in movie's own SQLite database).
+//! retries, circuit breakers), [`clock`], and [`migrations`] (movie's own SQLite database,
+//! which holds the rate limit's counts).
 
 pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod controller;
-pub mod counter;
 #[cfg(test)]
 pub mod fakes;
 pub mod gateway;
@@ -29,9 +28,9 @@ mod entry {
     use crate::clock::WasiClock;
     use crate::config::Config;
     use crate::controller::{MovieController, MovieError};
-    use crate::counter::SqliteRequestCounter;
     use crate::gateway::metadata::HttpMetadataGateway;
     use crate::gateway::rating::HttpRatingGateway;
+    use crate::migrations::DATABASE;
     use service_kit::edge::{self, HttpResponse, Problem};
     use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
@@ -62,7 +61,8 @@ mod entry {
                 HttpMetadataGateway::new(config.upstreams.metadata),
                 HttpRatingGateway::new(config.upstreams.rating),
             ),
-            (KeyValueCache, SqliteRequestCounter::for_instance()),
+            // The counts' connection opens on first use: a cache hit never opens it.
+            (KeyValueCache, service_kit::sqlite::for_instance(&DATABASE)),
             WasiClock,
             MEMORY.with(MemoryCache::clone),
             config.settings,

@@ -1,13 +1,14 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
+use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
-pub trait RatingRepository {
+/// It also counts the service's rate-limited requests, in the same storage.
+pub trait RatingRepository: RequestCounter {
     /// Stores the user's rating of the record, replacing theirs if any, and keeps the record's
     /// aggregate current in the same atomic write.
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure>;
@@ -19,13 +20,6 @@ pub trait RatingRepository {
         record: &RecordKey,
     ) -> Result<Option<AggregatedRating>, StorageFailure>;
     async fn ping(&self) -> Result<(), StorageFailure>;
-    /// Counts one rate-limited request of `client` (one statement).
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure>;
 }
 
 #[derive(Debug, thiserror::Error)]

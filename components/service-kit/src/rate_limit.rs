@@ -7,6 +7,7 @@
 //! [`crate::edge::rate_limit`].
 
 use crate::error_class::{Classify, ErrorClass};
+use crate::storage::StorageFailure;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -216,6 +217,42 @@ pub const COUNT_REQUEST: &str =
 /// Drops the rows of clients not seen in the current or the previous window (`?1`: the
 /// previous window), so the table holds only recent clients. Run once per instance.
 pub const FORGET_OLD_CLIENTS: &str = "DELETE FROM request_counts WHERE window < ?";
+
+/// Where a service counts its clients' metered requests: its SQLite database
+/// ([`crate::sqlite::SharedConnection`]) or, in unit tests, [`MemoryCounts`].
+// Components are single-threaded, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait RequestCounter {
+    /// Counts one request of `client` against `policy` at `now_s`.
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure>;
+}
+
+impl<T: RequestCounter> RequestCounter for std::rc::Rc<T> {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        T::count_request(self, client, policy, now_s).await
+    }
+}
+
+impl RequestCounter for MemoryCounts {
+    async fn count_request(
+        &self,
+        client: &ClientKey,
+        policy: &RatePolicy,
+        now_s: u64,
+    ) -> Result<Decision, StorageFailure> {
+        Ok(self.count(client, policy, now_s))
+    }
+}
 
 /// Counts in memory, as the SQLite table does: for the in-memory repositories of unit tests.
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@
 //! connection yet, and nothing but the database is awaited inside it.
 
 use crate::lock_waits::LockWaits;
-use crate::rate_limit::{self, ClientKey, Decision, RatePolicy};
+use crate::rate_limit::{self, ClientKey, Decision, RatePolicy, RequestCounter};
 use crate::storage::{StorageFailure, Stored};
 use spin_sdk::sqlite::{Connection, Error, RowResult, Value};
 use spin_sdk::wasip3::clocks::monotonic_clock;
@@ -190,11 +190,31 @@ impl SharedConnection {
         })
     }
 
+    /// Runs one statement and collects its rows; forgets the connection if the host says it
+    /// is no longer valid.
+    pub async fn query(
+        &self,
+        sql: &str,
+        parameters: impl IntoIterator<Item = Value>,
+    ) -> Result<Vec<RowResult>, StorageFailure> {
+        let connection = self.get().await?;
+        match query(&connection, sql, parameters).await {
+            Err(Error::InvalidConnection) => {
+                self.forget();
+                Err(Error::InvalidConnection.into())
+            }
+            other => other.map_err(StorageFailure::from),
+        }
+    }
+}
+
+/// The request counts of a rate limit, in the database's `request_counts` table.
+impl RequestCounter for SharedConnection {
     /// Counts one request of `client` against `policy` at `now_s` (one statement; the
     /// database needs [`rate_limit::COUNTS_TABLE`]). The first check of each instance also
     /// drops the rows of clients not seen since the previous window, so the table stays as
     /// small as the set of recent clients.
-    pub async fn count_request(
+    async fn count_request(
         &self,
         client: &ClientKey,
         policy: &RatePolicy,
@@ -215,23 +235,6 @@ impl SharedConnection {
             .transpose()?
             .ok_or_else(|| StorageFailure::Broken("the count returned no row".into()))?;
         Ok(policy.decide(count, now_s))
-    }
-
-    /// Runs one statement and collects its rows; forgets the connection if the host says it
-    /// is no longer valid.
-    pub async fn query(
-        &self,
-        sql: &str,
-        parameters: impl IntoIterator<Item = Value>,
-    ) -> Result<Vec<RowResult>, StorageFailure> {
-        let connection = self.get().await?;
-        match query(&connection, sql, parameters).await {
-            Err(Error::InvalidConnection) => {
-                self.forget();
-                Err(Error::InvalidConnection.into())
-            }
-            other => other.map_err(StorageFailure::from),
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::controller::MetadataRepository;
 use crate::model::{Metadata, MovieId};
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
@@ -25,7 +25,7 @@ impl InMemoryMetadataRepository {
     }
 }
 
-impl MetadataRepository for InMemoryMetadataRepository {
+impl RequestCounter for InMemoryMetadataRepository {
     async fn count_request(
         &self,
         client: &ClientKey,
@@ -33,9 +33,11 @@ impl MetadataRepository for InMemoryMetadataRepository {
         now_s: u64,
     ) -> Result<Decision, StorageFailure> {
         self.failing.check()?;
-        Ok(self.counts.count(client, policy, now_s))
+        self.counts.count_request(client, policy, now_s).await
     }
+}
 
+impl MetadataRepository for InMemoryMetadataRepository {
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure> {
         self.failing.check()?;
         Ok(self.movies.borrow().get(id).cloned())

@@ -3,7 +3,7 @@
 use crate::controller::MetadataRepository;
 use crate::migrations::DATABASE;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
-use service_kit::rate_limit::{ClientKey, Decision, RatePolicy};
+use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::sqlite::{self, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::{RowResult, Value};
@@ -44,7 +44,7 @@ fn decode(row: &RowResult) -> Result<Metadata, StorageFailure> {
     })
 }
 
-impl MetadataRepository for SqliteMetadataRepository {
+impl RequestCounter for SqliteMetadataRepository {
     async fn count_request(
         &self,
         client: &ClientKey,
@@ -53,7 +53,9 @@ impl MetadataRepository for SqliteMetadataRepository {
     ) -> Result<Decision, StorageFailure> {
         self.db.count_request(client, policy, now_s).await
     }
+}
 
+impl MetadataRepository for SqliteMetadataRepository {
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure> {
         let rows = self
             .db

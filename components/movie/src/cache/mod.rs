@@ -67,10 +67,6 @@ impl CacheOutcome {
         }
         value
     }
-
-    pub fn is_hit(self) -> bool {
-        matches!(self, Self::MemoryHit | Self::StoreHit)
-    }
 }
 
 #[cfg(test)]

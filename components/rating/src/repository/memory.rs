@@ -2,7 +2,7 @@
 
 use crate::controller::RatingRepository;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy};
+use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
@@ -25,7 +25,7 @@ impl InMemoryRatingRepository {
     }
 }
 
-impl RatingRepository for InMemoryRatingRepository {
+impl RequestCounter for InMemoryRatingRepository {
     async fn count_request(
         &self,
         client: &ClientKey,
@@ -33,9 +33,11 @@ impl RatingRepository for InMemoryRatingRepository {
         now_s: u64,
     ) -> Result<Decision, StorageFailure> {
         self.failing.check()?;
-        Ok(self.counts.count(client, policy, now_s))
+        self.counts.count_request(client, policy, now_s).await
     }
+}
 
+impl RatingRepository for InMemoryRatingRepository {
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
         self.failing.check()?;
         let key = (rating.record.clone(), rating.user.clone());

@@ -3,7 +3,7 @@
 use crate::controller::RatingRepository;
 use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use service_kit::rate_limit::{ClientKey, Decision, RatePolicy};
+use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::sqlite::{self, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::Value;
@@ -39,7 +39,7 @@ fn key(record: &RecordKey) -> [Value; 2] {
     ]
 }
 
-impl RatingRepository for SqliteRatingRepository {
+impl RequestCounter for SqliteRatingRepository {
     async fn count_request(
         &self,
         client: &ClientKey,
@@ -48,7 +48,9 @@ impl RatingRepository for SqliteRatingRepository {
     ) -> Result<Decision, StorageFailure> {
         self.db.count_request(client, policy, now_s).await
     }
+}
 
+impl RatingRepository for SqliteRatingRepository {
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
         let [record_type, record_id] = key(&rating.record);
         let parameters = [
