@@ -45,6 +45,9 @@ pub struct AppOptions {
 /// A running app.
 pub struct App {
     shared: Arc<AppShared>,
+    /// Bearer token [`App::request`] sends (a test client's convenience, like a curl alias;
+    /// [`App::send`] sends exactly what it is given).
+    bearer: Mutex<Option<String>>,
 }
 
 /// What the triggers and service chaining share.
@@ -144,7 +147,26 @@ impl App {
                 _scratch: scratch,
             }
         });
-        Ok(Self { shared })
+        Ok(Self {
+            shared,
+            bearer: Mutex::new(None),
+        })
+    }
+
+    /// Makes [`App::request`] send `Authorization: Bearer <token>` (or nothing, for `None`).
+    pub fn use_bearer(&self, token: Option<String>) {
+        *self
+            .bearer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+    }
+
+    /// The token [`App::request`] sends, if any.
+    pub fn bearer(&self) -> Option<String> {
+        self.bearer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Handles one HTTP request as `spin up` would for a client at `client`.

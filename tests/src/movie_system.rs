@@ -2,8 +2,11 @@
 //! `spin.toml` and `runtime-config.toml` at the repository root, the components built first
 //! (once per process, like `spin up --build`), stores under a directory of the caller's, and
 //! no `SPIN_VARIABLE_*` from the environment so a developer's shell cannot change a result.
+//! The auth component signs with a fixed test key ([`TEST_SIGNING_SEED`]) unless the caller
+//! sets `auth_signing_key`, and [`token`] mints what it would issue.
 
 use crate::app::{App, AppOptions};
+use service_kit::auth::sign::{Issue, Signer, encode_base64url};
 use std::path::{Path, PathBuf};
 
 /// The repository root: the directory holding `spin.toml`.
@@ -23,10 +26,41 @@ pub fn build() -> anyhow::Result<()> {
     crate::build::build_once(&repo_root().join("spin.toml"))
 }
 
+/// The auth component's signing key in tests (never a deployment's: `spin.toml` has none).
+pub const TEST_SIGNING_SEED: [u8; 32] = [0x5e; 32];
+
+/// A token the auth component would issue to `subject` with `scopes`, valid for five minutes,
+/// signed with [`TEST_SIGNING_SEED`] for `spin.toml`'s default issuer and audience.
+pub fn token(subject: &str, scopes: &str) -> String {
+    mint(&Issue {
+        issuer: "movie-system-auth",
+        audience: "movie-system",
+        subject,
+        scope: scopes,
+        id: "test-token",
+        now: chrono::Utc::now(),
+        lifetime: chrono::Duration::minutes(5),
+    })
+}
+
+/// `issue` signed with [`TEST_SIGNING_SEED`].
+pub fn mint(issue: &Issue<'_>) -> String {
+    Signer::from_seed(TEST_SIGNING_SEED).sign(issue)
+}
+
+/// A token holding every scope, as an editor and moderator would.
+pub fn editor_token() -> String {
+    token("editor", "metadata:write ratings:write ratings:admin")
+}
+
 /// Loads the movie system as [`load`] does, from the components as they were last built.
-pub fn load_built(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
+pub fn load_built(storage_root: &Path, mut options: AppOptions) -> anyhow::Result<App> {
     let root = repo_root();
     let manifest = root.join("spin.toml");
+    options
+        .variables
+        .entry("auth_signing_key".into())
+        .or_insert_with(|| encode_base64url(&TEST_SIGNING_SEED));
     let options = AppOptions {
         storage_root: Some(storage_root.to_owned()),
         ignore_environment: true,

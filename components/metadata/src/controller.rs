@@ -1,6 +1,7 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
+use service_kit::auth::config::Trust;
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
@@ -53,14 +54,24 @@ pub struct MetadataController<R> {
     pub(crate) repository: R,
     /// The quota of writes per client.
     pub limits: Limits,
+    /// How writers' bearer tokens are verified; without it every write is refused.
+    pub trust: Option<Trust>,
 }
 
 impl<R: MetadataRepository> MetadataController<R> {
-    /// A controller whose writes are not rate-limited.
+    /// A controller whose writes are not rate-limited and trust no token (see [`Self::with_trust`]).
     pub fn new(repository: R) -> Self {
         Self {
             repository,
             limits: Limits::OFF,
+            trust: None,
+        }
+    }
+
+    pub fn with_trust(self, trust: Trust) -> Self {
+        Self {
+            trust: Some(trust),
+            ..self
         }
     }
 

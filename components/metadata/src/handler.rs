@@ -6,6 +6,8 @@ use crate::controller::{MetadataController, MetadataRepository};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
 use http::{Method, Request, StatusCode};
+use service_kit::auth::config::Trust;
+use service_kit::auth::{Access, scopes};
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
@@ -38,6 +40,20 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         vec![Check::new("sqlite", self.health().await)]
     }
 
+    /// Reads are public; a write needs a token granting `metadata:write`.
+    fn access(route: MetadataRoute) -> Access {
+        match route {
+            MetadataRoute::Put | MetadataRoute::Delete => {
+                Access::AnyScope(&[scopes::METADATA_WRITE])
+            }
+            MetadataRoute::FindOrList | MetadataRoute::Get => Access::Public,
+        }
+    }
+
+    fn trust(&self) -> Option<&Trust> {
+        self.trust.as_ref()
+    }
+
     /// Writes are metered; reads are one primary-key lookup or a page of them.
     fn is_metered(route: MetadataRoute) -> bool {
         matches!(route, MetadataRoute::Put | MetadataRoute::Delete)
@@ -57,7 +73,9 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     }
 
     async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {
-        let Routed { params, request } = routed;
+        let Routed {
+            params, request, ..
+        } = routed;
         match route {
             MetadataRoute::FindOrList => find_or_list(self, &request).await,
             MetadataRoute::Get => get(self, params.one("id", MovieId::parse)?, &request).await,
@@ -129,13 +147,14 @@ mod tests {
     use serde_json::{Value, json};
     use service_kit::edge::serve;
     use service_kit::testing::{
-        assert_problem, block_on, call, health, rejected_fields, request, respond,
+        assert_problem, block_on, call, call_as, health, rejected_fields, request, request_as,
+        respond, token, trust,
     };
 
     type Controller = MetadataController<Memory>;
 
     fn controller() -> Controller {
-        MetadataController::new(Memory::default())
+        MetadataController::new(Memory::default()).with_trust(trust())
     }
 
     fn godfather() -> Value {
@@ -256,6 +275,10 @@ mod tests {
             .method(Method::PUT)
             .uri("/metadata/m1")
             .header("content-type", "text/plain")
+            .header(
+                "authorization",
+                format!("Bearer {}", service_kit::testing::editor_token()),
+            )
             .body(http_body_util::Full::new(bytes::Bytes::from(
                 godfather().to_string(),
             )))
@@ -401,7 +424,7 @@ mod tests {
     #[test]
     fn a_storage_failure_is_a_500_that_hides_the_cause() {
         let (status, body) = call(
-            &MetadataController::new(Memory::failing()),
+            &MetadataController::new(Memory::failing()).with_trust(trust()),
             Method::GET,
             "/metadata/m1",
             None,
@@ -419,7 +442,8 @@ mod tests {
 
     #[test]
     fn health_reports_a_failing_store_as_503_fail() {
-        let (status, body) = health(&MetadataController::new(Memory::failing()));
+        let (status, body) =
+            health(&MetadataController::new(Memory::failing()).with_trust(trust()));
         let outcome = (status, body["status"].as_str());
         let expected = (StatusCode::SERVICE_UNAVAILABLE, Some("fail"));
         assert_eq!(outcome, expected, "GET /health/metadata: {body}");
@@ -429,5 +453,76 @@ mod tests {
     fn a_path_below_a_movie_is_404() {
         let status = status_of_get(&controller(), "/metadata/a/b");
         assert_eq!(status, StatusCode::NOT_FOUND, "GET /metadata/a/b");
+    }
+
+    fn put_as(c: &Controller, token: Option<&str>) -> (StatusCode, Value) {
+        call_as(c, token, Method::PUT, "/metadata/m1", Some(godfather()))
+    }
+
+    #[test]
+    fn a_write_without_a_token_is_401_with_an_invalid_token_challenge() {
+        let response = block_on(serve(
+            &controller(),
+            request_as(None, Method::PUT, "/metadata/m1", Some(godfather())),
+        ));
+        let challenge = response.headers().get("www-authenticate").cloned();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            challenge.is_some_and(|c| c.to_str().unwrap().contains("error=\"invalid_token\"")),
+            "PUT /metadata/m1 without a token must challenge with invalid_token"
+        );
+    }
+
+    #[test]
+    fn a_write_refused_for_its_token_stores_nothing() {
+        let c = controller();
+        put_as(&c, None);
+        put_as(&c, Some("not-a-token"));
+        put_as(&c, Some(&token("editor", "ratings:admin")));
+        let status = status_of_get(&c, "/metadata/m1");
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET after refused writes");
+    }
+
+    #[test]
+    fn a_token_without_metadata_write_is_403_naming_the_scope() {
+        let response = block_on(serve(
+            &controller(),
+            request_as(
+                Some(&token("editor", "ratings:write ratings:admin")),
+                Method::DELETE,
+                "/metadata/m1",
+                None,
+            ),
+        ));
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{challenge}");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"")
+                && challenge.contains("scope=\"metadata:write\""),
+            "{challenge}"
+        );
+    }
+
+    #[test]
+    fn a_token_with_metadata_write_may_write() {
+        let (status, body) = put_as(&controller(), Some(&token("editor", "metadata:write")));
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    #[test]
+    fn reads_need_no_token() {
+        let c = with_movie();
+        let (status, _) = call_as(&c, None, Method::GET, "/metadata/m1", None);
+        assert_eq!(status, StatusCode::OK, "anonymous GET /metadata/m1");
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_nothing_else_is() {
+        service_kit::testing::assert_routes_documented::<Controller>(include_str!(
+            "../../../docs/openapi.json"
+        ));
     }
 }

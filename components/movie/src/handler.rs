@@ -325,4 +325,13 @@ mod tests {
         let (status, _) = testing::health(&fakes.controller());
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "GET /health/movie");
     }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_nothing_else_is() {
+        let fakes = Fakes::default();
+        fn check<S: HttpService>(_: &S) {
+            testing::assert_routes_documented::<S>(include_str!("../../../docs/openapi.json"));
+        }
+        check(&fakes.controller());
+    }
 }

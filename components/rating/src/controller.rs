@@ -1,6 +1,8 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use service_kit::auth::config::Trust;
+use service_kit::auth::{Principal, scopes};
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 
@@ -26,6 +28,8 @@ pub trait RatingRepository: RequestCounter {
 pub enum RatingError {
     #[error("{0} has no ratings")]
     NotRated(RecordKey),
+    #[error("only a token of {0} or one granting ratings:admin may change {0}'s ratings")]
+    NotTheirs(UserId),
     #[error(transparent)]
     Storage(#[from] StorageFailure),
 }
@@ -34,8 +38,19 @@ impl Classify for RatingError {
     fn class(&self) -> ErrorClass {
         match self {
             RatingError::NotRated(_) => ErrorClass::NotFound,
+            RatingError::NotTheirs(_) => ErrorClass::Forbidden(scopes::RATINGS_ADMIN),
             RatingError::Storage(failure) => failure.class(),
         }
+    }
+}
+
+/// A user rates only as themselves: the caller's subject must be the rating's user,
+/// unless the caller may act for anyone (`ratings:admin`).
+pub fn may_act_for(caller: &Principal, user: &UserId) -> Result<(), RatingError> {
+    if caller.subject == user.as_str() || caller.has(scopes::RATINGS_ADMIN) {
+        Ok(())
+    } else {
+        Err(RatingError::NotTheirs(user.clone()))
     }
 }
 
@@ -43,14 +58,24 @@ pub struct RatingController<R> {
     pub(crate) repository: R,
     /// The quota of writes per client.
     pub limits: Limits,
+    /// How writers' bearer tokens are verified; without it every write is refused.
+    pub trust: Option<Trust>,
 }
 
 impl<R: RatingRepository> RatingController<R> {
-    /// A controller whose writes are not rate-limited.
+    /// A controller whose writes are not rate-limited and trust no token (see [`Self::with_trust`]).
     pub fn new(repository: R) -> Self {
         Self {
             repository,
             limits: Limits::OFF,
+            trust: None,
+        }
+    }
+
+    pub fn with_trust(self, trust: Trust) -> Self {
+        Self {
+            trust: Some(trust),
+            ..self
         }
     }
 

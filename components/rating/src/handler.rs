@@ -2,10 +2,12 @@
 //! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
 //! knows about SQLite.
 
-use crate::controller::{RatingController, RatingRepository};
+use crate::controller::{RatingController, RatingError, RatingRepository, may_act_for};
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{HeaderMap, Method, Request, StatusCode};
+use service_kit::auth::config::Trust;
+use service_kit::auth::{Access, Principal, scopes};
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
@@ -61,6 +63,21 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         vec![Check::new("sqlite", self.health().await)]
     }
 
+    /// Reads are public; a write needs `ratings:write` (as its own subject) or
+    /// `ratings:admin` (as anyone).
+    fn access(route: RatingRoute) -> Access {
+        match route {
+            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate => {
+                Access::AnyScope(&[scopes::RATINGS_WRITE, scopes::RATINGS_ADMIN])
+            }
+            RatingRoute::Aggregate | RatingRoute::BookAverage => Access::Public,
+        }
+    }
+
+    fn trust(&self) -> Option<&Trust> {
+        self.trust.as_ref()
+    }
+
     /// Writes are what a client can make expensive; reads are one primary-key lookup.
     fn is_metered(route: RatingRoute) -> bool {
         matches!(
@@ -84,13 +101,15 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
 
     async fn call<B: RequestBody>(&self, route: RatingRoute, routed: Routed<B>) -> Answer {
         let query = || Query::of(&routed.request);
+        // The edge verified the caller of every write route.
+        let caller = routed.caller.as_ref();
         match route {
-            RatingRoute::Rate => rate(self, &routed.params, routed.request).await,
-            RatingRoute::Unrate => unrate(self, &routed.params).await,
+            RatingRoute::Rate => rate(self, caller, &routed.params, routed.request).await,
+            RatingRoute::Unrate => unrate(self, caller, &routed.params).await,
             RatingRoute::Aggregate => {
                 aggregate(self, &routed.params, routed.request.headers()).await
             }
-            RatingRoute::BookRate => book_rate(self, &query()).await,
+            RatingRoute::BookRate => book_rate(self, caller, &query()).await,
             RatingRoute::BookAverage => book_average(self, &query()).await,
         }
     }
@@ -99,6 +118,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
 /// Every invalid part is named at once: the path's, then the body's.
 async fn rate<R: RatingRepository, B: RequestBody>(
     controller: &RatingController<R>,
+    caller: Option<&Principal>,
     params: &Params,
     request: Request<B>,
 ) -> Answer {
@@ -108,14 +128,24 @@ async fn rate<R: RatingRepository, B: RequestBody>(
     let (parts, body) = request.into_parts();
     let fields = RatingFields::try_from(json_object(&parts.headers, body).await?);
     let value = errors.absorb(fields).map(|fields| fields.value);
-    put(controller, Rating::assemble(errors, record, user, value)?).await
+    put(
+        controller,
+        caller,
+        Rating::assemble(errors, record, user, value)?,
+    )
+    .await
 }
 
-async fn unrate<R: RatingRepository>(controller: &RatingController<R>, params: &Params) -> Answer {
+async fn unrate<R: RatingRepository>(
+    controller: &RatingController<R>,
+    caller: Option<&Principal>,
+    params: &Params,
+) -> Answer {
     let mut errors = FieldErrors::new();
     let record = record_key(&mut errors, params, PATH_RECORD);
     let user = params.check(&mut errors, "userId", UserId::parse);
     let (record, user) = errors.conclude(record.zip(user))?;
+    acting_for(caller, &user)?;
     controller.delete(&record, &user).await?;
     Ok(respond::empty(StatusCode::NO_CONTENT))
 }
@@ -136,12 +166,21 @@ async fn aggregate<R: RatingRepository>(
     ))
 }
 
-async fn book_rate<R: RatingRepository>(controller: &RatingController<R>, query: &Query) -> Answer {
+async fn book_rate<R: RatingRepository>(
+    controller: &RatingController<R>,
+    caller: Option<&Principal>,
+    query: &Query,
+) -> Answer {
     let mut errors = FieldErrors::new();
     let record = record_key(&mut errors, query, BOOK_RECORD);
     let user = query.check(&mut errors, "userId", UserId::parse);
     let value = query.check(&mut errors, "value", RatingValue::parse_text);
-    put(controller, Rating::assemble(errors, record, user, value)?).await
+    put(
+        controller,
+        caller,
+        Rating::assemble(errors, record, user, value)?,
+    )
+    .await
 }
 
 async fn book_average<R: RatingRepository>(
@@ -154,7 +193,21 @@ async fn book_average<R: RatingRepository>(
     Ok(respond::json(StatusCode::OK, &aggregate.average()))
 }
 
-async fn put<R: RatingRepository>(controller: &RatingController<R>, rating: Rating) -> Answer {
+/// Checks that `caller` may change `user`'s ratings. Write routes always have a verified
+/// caller; one without would be a wiring error, refused rather than trusted.
+fn acting_for(caller: Option<&Principal>, user: &UserId) -> Result<(), RatingError> {
+    match caller {
+        Some(caller) => may_act_for(caller, user),
+        None => Err(RatingError::NotTheirs(user.clone())),
+    }
+}
+
+async fn put<R: RatingRepository>(
+    controller: &RatingController<R>,
+    caller: Option<&Principal>,
+    rating: Rating,
+) -> Answer {
+    acting_for(caller, &rating.user)?;
     let stored = controller.put(&rating).await?;
     Ok(respond::json(
         write_status(stored),
@@ -190,12 +243,14 @@ mod tests {
     use futures::executor::block_on;
     use serde_json::{Value, json};
     use service_kit::rate_limit::{Limits, RatePolicy};
-    use service_kit::testing::{assert_problem, call, health, rejected_fields};
+    use service_kit::testing::{
+        assert_problem, call, call_as, health, rejected_fields, token, trust,
+    };
 
     type Controller = RatingController<Memory>;
 
     fn controller() -> Controller {
-        RatingController::new(Memory::default())
+        RatingController::new(Memory::default()).with_trust(trust())
     }
 
     fn rate(c: &Controller, user: &str, value: i64) -> StatusCode {
@@ -490,7 +545,11 @@ mod tests {
     #[test]
     fn a_storage_failure_is_500() {
         assert_eq!(
-            rate(&RatingController::new(Memory::failing()), "u1", 3),
+            rate(
+                &RatingController::new(Memory::failing()).with_trust(trust()),
+                "u1",
+                3
+            ),
             StatusCode::INTERNAL_SERVER_ERROR,
             "PUT with a failing store"
         );
@@ -498,7 +557,7 @@ mod tests {
 
     #[test]
     fn health_is_503_when_the_store_fails() {
-        let (status, _) = health(&RatingController::new(Memory::failing()));
+        let (status, _) = health(&RatingController::new(Memory::failing()).with_trust(trust()));
         assert_eq!(
             status,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -510,5 +569,79 @@ mod tests {
     fn a_record_without_its_id_is_404() {
         let (status, _) = call(&controller(), Method::GET, "/ratings/movie", None);
         assert_eq!(status, StatusCode::NOT_FOUND, "GET /ratings/movie");
+    }
+
+    fn rate_as(c: &Controller, token: &str, user: &str) -> StatusCode {
+        let uri = format!("/ratings/movie/m1/users/{user}");
+        call_as(c, Some(token), Method::PUT, &uri, Some(json!({"value": 4}))).0
+    }
+
+    #[test]
+    fn a_user_may_rate_as_themselves() {
+        let status = rate_as(&controller(), &token("u1", "ratings:write"), "u1");
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    #[test]
+    fn a_user_may_not_rate_as_another_and_nothing_is_stored() {
+        let c = controller();
+        let status = rate_as(&c, &token("u1", "ratings:write"), "u2");
+        assert_eq!(status, StatusCode::FORBIDDEN, "u1 rating as u2");
+        assert_eq!(aggregate_of_m1(&c).0, StatusCode::NOT_FOUND, "after a 403");
+    }
+
+    #[test]
+    fn an_admin_may_rate_as_anyone() {
+        let status = rate_as(&controller(), &token("moderator", "ratings:admin"), "u2");
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    #[test]
+    fn a_user_may_not_unrate_for_another() {
+        let c = controller();
+        rate(&c, "u2", 5);
+        let uri = "/ratings/movie/m1/users/u2";
+        let token = token("u1", "ratings:write");
+        let (status, _) = call_as(&c, Some(&token), Method::DELETE, uri, None);
+        assert_eq!(status, StatusCode::FORBIDDEN, "u1 deleting u2's rating");
+        assert_eq!(
+            aggregate_of_m1(&c).0,
+            StatusCode::OK,
+            "u2's rating survives"
+        );
+    }
+
+    #[test]
+    fn the_book_write_route_holds_a_user_to_their_own_ratings() {
+        let uri = "/rating?id=m1&type=movie&userId=u2&value=4";
+        let token = token("u1", "ratings:write");
+        let (status, _) = call_as(&controller(), Some(&token), Method::PUT, uri, None);
+        assert_eq!(status, StatusCode::FORBIDDEN, "PUT {uri} as u1");
+    }
+
+    #[test]
+    fn a_token_for_metadata_only_may_not_rate() {
+        let status = rate_as(&controller(), &token("u1", "metadata:write"), "u1");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_rating_without_a_token_is_401() {
+        let uri = "/ratings/movie/m1/users/u1";
+        let (status, _) = call_as(
+            &controller(),
+            None,
+            Method::PUT,
+            uri,
+            Some(json!({"value": 4})),
+        );
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_nothing_else_is() {
+        service_kit::testing::assert_routes_documented::<Controller>(include_str!(
+            "../../../docs/openapi.json"
+        ));
     }
 }

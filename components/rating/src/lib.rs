@@ -16,6 +16,7 @@ pub mod representation;
 mod entry {
     use crate::controller::RatingController;
     use crate::repository::sqlite::SqliteRatingRepository;
+    use service_kit::auth::config::Trust;
     use service_kit::edge::{self, HttpResponse, Problem};
     use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
@@ -31,8 +32,16 @@ mod entry {
                 return Problem::internal().into_response();
             }
         };
-        let controller =
-            RatingController::new(SqliteRatingRepository::for_instance()).with_limits(limits);
+        let trust = match Trust::for_instance().await {
+            Ok(trust) => trust,
+            Err(error) => {
+                eprintln!("rating's token settings are invalid: {error}");
+                return Problem::internal().into_response();
+            }
+        };
+        let controller = RatingController::new(SqliteRatingRepository::for_instance())
+            .with_limits(limits)
+            .with_trust(trust);
         edge::serve(&controller, request).await
     }
 }

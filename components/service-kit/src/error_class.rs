@@ -9,6 +9,11 @@ use crate::rate_limit::Decision;
 /// What kind of failure an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
+    /// The caller's credentials are missing or were refused. The message may be shown (it
+    /// names the check that failed, never the credentials).
+    Unauthenticated,
+    /// The caller is known but not allowed: the token lacks this scope.
+    Forbidden(&'static str),
     /// The addressed thing does not exist. The error's message may be shown to the client.
     NotFound,
     /// A service this one depends on answered unusably. Clients learn which one, never why.

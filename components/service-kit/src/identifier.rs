@@ -3,10 +3,12 @@
 use crate::field::Invalid;
 use std::fmt;
 
-/// An id of 1-64 characters from `[A-Za-z0-9._-]`.
+/// An id of 1-64 characters from `[A-Za-z0-9._-]`, other than `.` and `..`.
 ///
 /// The alphabet is URL-safe, so an identifier goes into a path segment or a query without
-/// escaping, and a percent-encoded segment is simply rejected rather than decoded.
+/// escaping, and a percent-encoded segment is simply rejected rather than decoded. `.` and
+/// `..` are refused because clients and proxies resolve them as dot segments (RFC 3986
+/// section 5.2.4): `/metadata/..` would address a different resource on the way.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Identifier(String);
 
@@ -27,6 +29,9 @@ impl Identifier {
             return Err(Invalid::new(
                 "must contain only letters, digits, '.', '_' and '-'",
             ));
+        }
+        if raw == "." || raw == ".." {
+            return Err(Invalid::new("must not be a dot segment ('.' or '..')"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -80,6 +85,14 @@ mod tests {
             Identifier::parse("Tt-0.1_x").map(|i| i.to_string()),
             Ok("Tt-0.1_x".to_owned())
         );
+    }
+
+    #[test]
+    fn dot_segments_are_rejected_but_dots_inside_an_id_are_not() {
+        assert!(Identifier::parse(".").is_err());
+        assert!(Identifier::parse("..").is_err());
+        assert!(Identifier::parse("...").is_ok());
+        assert!(Identifier::parse("v1.2").is_ok());
     }
 
     #[test]

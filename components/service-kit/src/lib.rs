@@ -6,12 +6,16 @@
 //! storage failed), [`error_class`] (how an error is seen from any edge), [`sqlite`] (the
 //! per-instance connection that sets itself up and migrates itself) and [`lock_waits`] (how
 //! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
-//! the service's database). HTTP lives in [`edge`] alone.
+//! the service's database), [`auth`] (bearer tokens: issuance and verification) and
+//! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`] alone.
 
+pub mod auth;
+pub mod deadline;
 pub mod edge;
 pub mod error_class;
 pub mod field;
 pub mod identifier;
+pub mod instance;
 pub mod json;
 pub mod lock_waits;
 pub mod rate_limit;

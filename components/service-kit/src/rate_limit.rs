@@ -7,6 +7,7 @@
 //! [`crate::edge::rate_limit`].
 
 use crate::error_class::{Classify, ErrorClass};
+use crate::instance::variable;
 use crate::storage::StorageFailure;
 use std::fmt;
 use std::net::IpAddr;
@@ -71,15 +72,20 @@ impl Classify for OverQuota {
     }
 }
 
-/// Who a request is counted against: the client's IP address, as Spin reports the peer or,
-/// behind trusted proxies, as they forwarded it. (Once requests carry authenticated subjects,
-/// the subject.)
+/// Who a request is counted against: the authenticated subject of its token, or else the
+/// client's IP address, as Spin reports the peer or, behind trusted proxies, as they forwarded
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientKey(String);
 
 impl ClientKey {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A token's subject, prefixed so that no subject can share a count with an address.
+    pub fn subject(subject: &str) -> Self {
+        Self(format!("sub:{subject}"))
     }
 
     /// The client of a request from `peer` (Spin's `spin-client-addr`, `ip:port`) with
@@ -192,12 +198,6 @@ impl Limits {
     }
 }
 
-async fn variable(name: &str) -> Result<String, String> {
-    spin_sdk::variables::get(name)
-        .await
-        .map_err(|error| format!("reading variable {name}: {error}"))
-}
-
 /// One fixed-window count per client, one row each, in the service's database. The window
 /// restarts the count in the same statement, so no row ever needs a separate reset.
 pub const COUNTS_TABLE: &str = "CREATE TABLE request_counts (
@@ -275,17 +275,7 @@ impl MemoryCounts {
 
 /// The wall clock in whole seconds since the epoch, for windows shared by every instance.
 pub fn now_s() -> u64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let now = spin_sdk::wasip3::clocks::system_clock::now();
-        u64::try_from(now.seconds).unwrap_or(0)
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs())
-    }
+    crate::instance::now_ms() / 1000
 }
 
 #[cfg(test)]

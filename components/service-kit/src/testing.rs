@@ -1,11 +1,19 @@
 //! Test doubles and helpers for the components' native tests: a switch that makes a store
-//! fail, and requests built, run and read without a host.
+//! fail, tokens of a test issuer, and requests built, run and read without a host.
 //!
 //! Compiled for the kit's own tests and, through the `testing` feature, for the components'
 //! dev-dependencies only: nothing here ships in a component.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::HttpResponse;
+use crate::auth::config::Trust;
+use crate::auth::sign::{Issue, Signer};
+use crate::auth::{KeySet, TrustPolicy, scopes};
 use crate::edge::{HttpService, serve};
 use crate::storage::StorageFailure;
 use bytes::Bytes;
@@ -33,9 +41,61 @@ impl FailureSwitch {
     }
 }
 
-/// A request with a JSON body (or none when `body` is `None`).
+/// The issuer and audience of test tokens.
+pub const ISSUER: &str = "https://auth.test";
+pub const AUDIENCE: &str = "movie-system";
+
+fn signer() -> Signer {
+    Signer::from_seed([42; 32])
+}
+
+/// A trust in the test issuer's key alone, as a service is configured with `jwt_jwks`.
+pub fn trust() -> Trust {
+    let policy = TrustPolicy {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        leeway: chrono::Duration::seconds(30),
+        hs256: None,
+    };
+    Trust::inline(policy, KeySet::new([signer().public_key()]))
+}
+
+/// A token of the test issuer for `subject` with `scope`, valid for five minutes from now.
+pub fn token(subject: &str, scope: &str) -> String {
+    signer().sign(&Issue {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        subject,
+        scope,
+        id: "test",
+        now: crate::auth::config::now(),
+        lifetime: chrono::Duration::minutes(5),
+    })
+}
+
+/// A token holding every scope: what [`request`] and [`call`] send, so a handler test is
+/// about the handler; the access rules have tests of their own.
+pub fn editor_token() -> String {
+    token("editor", &scopes::ALL.join(" "))
+}
+
+/// A request from an editor holding every scope, with a JSON body (or none when `body` is
+/// `None`).
 pub fn request(method: Method, uri: &str, body: Option<Value>) -> Request<Full<Bytes>> {
+    request_as(Some(&editor_token()), method, uri, body)
+}
+
+/// A request with `token` as its bearer credentials (none when `None`).
+pub fn request_as(
+    token: Option<&str>,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> Request<Full<Bytes>> {
     let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
     let bytes = match body {
         Some(body) => {
             builder = builder.header("content-type", "application/json");
@@ -64,6 +124,20 @@ pub fn call<S: HttpService>(
     body: Option<Value>,
 ) -> (StatusCode, Value) {
     read(respond(service, method, uri, body))
+}
+
+/// The status and JSON body `service` answers to a request with `token` (none when `None`).
+pub fn call_as<S: HttpService>(
+    service: &S,
+    token: Option<&str>,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    read(block_on(serve(
+        service,
+        request_as(token, method, uri, body),
+    )))
 }
 
 /// The status and JSON body of `service`'s health report.
@@ -107,4 +181,36 @@ pub fn rejected_fields(body: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Asserts that the OpenAPI `document` (JSON) describes exactly what `S` serves: every route of
+/// `S::ROUTES` and its health report is an operation tagged `S::NAME`, and every operation
+/// tagged `S::NAME` is one of them.
+pub fn assert_routes_documented<S: HttpService>(document: &str) {
+    let document: Value = serde_json::from_str(document).expect("the OpenAPI document is JSON");
+    let mut served: Vec<(String, String)> = S::ROUTES
+        .iter()
+        .map(|(method, pattern, _)| (method.as_str().to_ascii_lowercase(), (*pattern).to_owned()))
+        .collect();
+    served.push(("get".into(), format!("/health/{}", S::NAME)));
+    served.sort();
+    let mut documented = Vec::new();
+    let paths = document["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        let item = item.as_object().expect("a path item");
+        for (method, operation) in item {
+            let tags = operation["tags"].as_array();
+            if tags.is_some_and(|tags| tags.iter().any(|tag| tag == S::NAME)) {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    assert_eq!(
+        served,
+        documented,
+        "the routes {} serves against the operations docs/openapi.json tags {:?}",
+        S::NAME,
+        S::NAME
+    );
 }

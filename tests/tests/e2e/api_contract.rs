@@ -16,8 +16,16 @@ async fn call(app: &App, method: Method, path: &str, body: Option<Value>) -> Tes
         .unwrap_or_else(|error| panic!("{method} {path}: {error:#}"))
 }
 
-async fn send(app: &App, request: Request<bytes::Bytes>) -> TestResponse {
+/// Sends `request` as built, adding the test client's bearer token if it has none.
+async fn send(app: &App, mut request: Request<bytes::Bytes>) -> TestResponse {
     let name = format!("{} {}", request.method(), request.uri());
+    if let Some(token) = app.bearer() {
+        let value = http::HeaderValue::try_from(format!("Bearer {token}")).expect("a header");
+        request
+            .headers_mut()
+            .entry(http::header::AUTHORIZATION)
+            .or_insert(value);
+    }
     app.send(request)
         .await
         .unwrap_or_else(|error| panic!("{name}: {error:#}"))

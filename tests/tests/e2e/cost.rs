@@ -246,3 +246,70 @@ async fn a_warm_write_is_two_statements() {
         "statements of a second PUT /metadata/m1"
     );
 }
+
+/// A protected write verifies its token against keys fetched once per instance (over service
+/// chaining, from auth's JWKS, which touches no storage); a warm write fetches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_signing_keys_are_fetched_once_per_instance_and_cost_auth_no_statement() {
+    let app = common::movie_system();
+    let (metadata, auth) = (stats(&app, "metadata"), stats(&app, "auth"));
+    for title in ["A", "B", "C"] {
+        let put = app
+            .request(Method::PUT, "/metadata/m1", Some(json!({ "title": title })))
+            .await
+            .unwrap();
+        assert!(put.status.is_success(), "PUT /metadata/m1: {}", put.json());
+    }
+    assert_eq!(
+        (
+            metadata.outbound_requests(),
+            metadata.instantiated(),
+            auth.sqlite_statements()
+        ),
+        (1, 1, 0),
+        "JWKS fetches by metadata, its instances, and auth's statements for three writes"
+    );
+}
+
+/// A warm token request: the client's row and the rate limit's count.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_token_request_is_two_statements() {
+    let app = common::movie_system();
+    let db = app.root.path().join(".spin/auth.db");
+    let printed = authctl::commands::run(
+        &[
+            "register",
+            "--id",
+            "cli",
+            "--scopes",
+            "ratings:write",
+            "--db",
+            db.to_str().unwrap(),
+        ]
+        .map(str::to_owned),
+    )
+    .expect("authctl register");
+    let secret = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret="))
+        .unwrap()
+        .to_owned();
+    let request = || {
+        http::Request::post("/auth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bytes::Bytes::from(format!(
+                "grant_type=client_credentials&client_id=cli&client_secret={secret}"
+            )))
+            .unwrap()
+    };
+    app.send(request()).await.unwrap();
+    let auth = stats(&app, "auth");
+    let warm = auth.sqlite_statements();
+    let issued = app.send(request()).await.unwrap();
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.json());
+    assert_eq!(
+        auth.sqlite_statements() - warm,
+        2,
+        "statements of a second POST /auth/token"
+    );
+}

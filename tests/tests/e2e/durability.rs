@@ -61,6 +61,7 @@ async fn write_until_killed(
     killed: Arc<AtomicBool>,
 ) -> Acknowledged {
     let http = reqwest::Client::new();
+    let token = spin_test_host::movie_system::editor_token();
     let mut mine = Acknowledged::default();
     for n in 0.. {
         let (request, write) = if client < RATING_CLIENTS {
@@ -69,13 +70,18 @@ async fn write_until_killed(
             let value = (client + n) % 5 + 1;
             let url = format!("{base}/ratings/movie/{record}/users/{user}");
             let body = serde_json::json!({ "value": value });
-            (http.put(url).json(&body), Ok((record, user, value as i64)))
+            (
+                http.put(url).bearer_auth(&token).json(&body),
+                Ok((record, user, value as i64)),
+            )
         } else {
             let id = format!("c{client}-{n}");
             let title = format!("Title {client}/{n}");
             let body = serde_json::json!({ "title": title });
             (
-                http.put(format!("{base}/metadata/{id}")).json(&body),
+                http.put(format!("{base}/metadata/{id}"))
+                    .bearer_auth(&token)
+                    .json(&body),
                 Err((id, title)),
             )
         };

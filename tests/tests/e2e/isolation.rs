@@ -22,7 +22,7 @@ async fn probe_as(component: &str, prefix: &str, attempts: &[(&str, &str)]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn metadata_opens_only_its_own_database_and_makes_no_outbound_requests() {
+async fn metadata_opens_only_its_own_database_and_reaches_only_the_signing_keys() {
     probe_as(
         "metadata",
         "/metadata",
@@ -30,8 +30,14 @@ async fn metadata_opens_only_its_own_database_and_makes_no_outbound_requests() {
             ("/sqlite/metadata", "ok"),
             ("/sqlite/ratings", "Error::AccessDenied"),
             ("/sqlite/movie", "Error::AccessDenied"),
+            ("/sqlite/auth", "Error::AccessDenied"),
             ("/sqlite/default", "Error::AccessDenied"),
             ("/kv/cache", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://auth.spin.internal/auth/.well-known/jwks.json",
+                "status 200",
+            ),
+            ("/var/auth_signing_key", "Error::Undefined"),
             (
                 "/fetch?url=http://rating.spin.internal/ratings/movie/m1",
                 "ErrorCode::HttpRequestDenied",
@@ -47,7 +53,7 @@ async fn metadata_opens_only_its_own_database_and_makes_no_outbound_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rating_opens_only_its_own_database_and_makes_no_outbound_requests() {
+async fn rating_opens_only_its_own_database_and_reaches_only_the_signing_keys() {
     probe_as(
         "rating",
         "/ratings",
@@ -55,7 +61,13 @@ async fn rating_opens_only_its_own_database_and_makes_no_outbound_requests() {
             ("/sqlite/ratings", "ok"),
             ("/sqlite/metadata", "Error::AccessDenied"),
             ("/sqlite/movie", "Error::AccessDenied"),
+            ("/sqlite/auth", "Error::AccessDenied"),
             ("/kv/cache", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://auth.spin.internal/auth/.well-known/jwks.json",
+                "status 200",
+            ),
+            ("/var/auth_signing_key", "Error::Undefined"),
             (
                 "/fetch?url=http://metadata.spin.internal/metadata/m1",
                 "ErrorCode::HttpRequestDenied",
@@ -76,7 +88,13 @@ async fn movie_reaches_only_its_cache_its_counts_and_its_two_upstreams() {
             ("/sqlite/default", "Error::AccessDenied"),
             ("/sqlite/metadata", "Error::AccessDenied"),
             ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/sqlite/auth", "Error::AccessDenied"),
             ("/var/metadata_url", "ok http://metadata.spin.internal"),
+            ("/var/auth_signing_key", "Error::Undefined"),
+            (
+                "/fetch?url=http://auth.spin.internal/auth/.well-known/jwks.json",
+                "ErrorCode::HttpRequestDenied",
+            ),
             (
                 "/fetch?url=http://metadata.spin.internal/metadata/m1",
                 "status 404",
@@ -93,6 +111,33 @@ async fn movie_reaches_only_its_cache_its_counts_and_its_two_upstreams() {
                 "/fetch?url=http://127.0.0.1:9/",
                 "ErrorCode::HttpRequestDenied",
             ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_opens_only_its_own_database_and_calls_nothing() {
+    probe_as(
+        "auth",
+        "/auth",
+        &[
+            ("/sqlite/auth", "ok"),
+            ("/sqlite/metadata", "Error::AccessDenied"),
+            ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/sqlite/movie", "Error::AccessDenied"),
+            ("/sqlite/default", "Error::AccessDenied"),
+            ("/kv/cache", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://metadata.spin.internal/metadata/m1",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            (
+                "/fetch?url=http://127.0.0.1:9/",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            ("/var/metadata_url", "Error::Undefined"),
+            ("/var/jwt_hs256_secret", "Error::Undefined"),
         ],
     )
     .await;

@@ -5,13 +5,17 @@
 mod common;
 
 mod api_contract;
+mod api_document;
 mod book_scenario;
 mod concurrency;
 mod cost;
 mod durability;
 mod host;
+mod hostile_input;
 mod isolation;
+mod least_privilege;
 mod persistence;
 mod reliability;
+mod security;
 mod smoke;
 mod storage;

@@ -55,7 +55,7 @@ pub async fn get_json<T: DeserializeOwned>(
 ) -> Result<Fetched<T>, GatewayError> {
     let attempt = wasm::get_json(url, known, timeout);
     let timer = spin_sdk::time::sleep(timeout);
-    crate::reliability::deadline::within(timer, attempt)
+    service_kit::deadline::within(timer, attempt)
         .await
         .unwrap_or(Err(GatewayError::TimedOut))
 }

@@ -12,6 +12,6 @@ pub mod routes;
 
 pub use health::Check;
 pub use problem::Problem;
-pub use request::{Fields, Query, RequestBody, json_object};
+pub use request::{Fields, Query, RequestBody, form, json_object};
 pub use respond::HttpResponse;
 pub use routes::{Answer, HttpService, Params, Route, Routed, serve};

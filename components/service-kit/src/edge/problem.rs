@@ -5,7 +5,7 @@ use crate::error_class::{Classify, ErrorClass};
 use crate::field::{FieldError, FieldErrors};
 use crate::rate_limit::Decision;
 use http::StatusCode;
-use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde::Serialize;
 
 /// The media type of every error body.
@@ -16,20 +16,24 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: AboutBlank,
     title: &'static str,
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// An OAuth 2.0 error code (RFC 6749 section 5.2), for the token endpoint's clients.
+    #[serde(rename = "error", skip_serializing_if = "Option::is_none")]
+    oauth_error: Option<&'static str>,
     /// Every rejected field of a 400, so a client can fix them all at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
-    /// The `Allow` header of a 405; not part of the body.
-    #[serde(skip)]
-    allow: Option<Box<str>>,
     /// The `Retry-After` header (seconds) of a 503 or 429; not part of the body.
     #[serde(skip)]
     retry_after: Option<u32>,
+    /// The `Allow` header of a 405 or the `WWW-Authenticate` challenge of a 401 or 403 (a
+    /// problem has at most one of them); not part of the body. Boxed, like `rate_limit`.
+    #[serde(skip)]
+    header: Option<Box<(HeaderName, Box<str>)>>,
     /// The `RateLimit` headers of a 429; not part of the body. Boxed: problems travel in
     /// `Result`s, which should stay small.
     #[serde(skip)]
@@ -39,13 +43,14 @@ pub struct Problem {
 impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
-            kind: "about:blank",
+            kind: AboutBlank,
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: Some(detail.into()),
+            oauth_error: None,
             errors: Vec::new(),
-            allow: None,
             retry_after: None,
+            header: None,
             rate_limit: None,
         }
     }
@@ -71,7 +76,7 @@ impl Problem {
             StatusCode::METHOD_NOT_ALLOWED,
             format!("this resource supports {allow}"),
         );
-        problem.allow = Some(allow.into_boxed_str());
+        problem.header = Some(Box::new((ALLOW, allow.into_boxed_str())));
         problem
     }
 
@@ -94,6 +99,21 @@ impl Problem {
         problem
     }
 
+    /// The problem with an OAuth 2.0 `error` member, which OAuth clients read.
+    pub fn with_oauth_error(mut self, code: &'static str) -> Self {
+        self.oauth_error = Some(code);
+        self
+    }
+
+    /// The problem with a `WWW-Authenticate` challenge.
+    pub fn with_challenge(mut self, challenge: impl Into<String>) -> Self {
+        self.header = Some(Box::new((
+            WWW_AUTHENTICATE,
+            challenge.into().into_boxed_str(),
+        )));
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -101,11 +121,10 @@ impl Problem {
     pub fn into_response(self) -> HttpResponse {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = respond::bytes(self.status(), PROBLEM_JSON, body);
-        if let Some(allow) = self
-            .allow
-            .and_then(|allow| HeaderValue::try_from(allow.as_ref()).ok())
+        if let Some((name, value)) = self.header.map(|header| *header)
+            && let Ok(value) = HeaderValue::try_from(value.as_ref())
         {
-            response.headers_mut().insert(ALLOW, allow);
+            response.headers_mut().insert(name, value);
         }
         if let Some(seconds) = self.retry_after {
             response
@@ -132,6 +151,17 @@ impl<E: Classify> From<E> for Problem {
     fn from(error: E) -> Self {
         match error.class() {
             ErrorClass::NotFound => Problem::not_found(error.to_string()),
+            ErrorClass::Unauthenticated => {
+                Problem::new(StatusCode::UNAUTHORIZED, error.to_string())
+                    .with_challenge(challenge("invalid_token", &error.to_string()))
+            }
+            ErrorClass::Forbidden(scope) => {
+                let challenge = format!(
+                    "{}, scope=\"{scope}\"",
+                    challenge("insufficient_scope", &error.to_string())
+                );
+                Problem::new(StatusCode::FORBIDDEN, error.to_string()).with_challenge(challenge)
+            }
             ErrorClass::Upstream(service) => {
                 eprintln!("{error}");
                 Problem::new(
@@ -180,6 +210,30 @@ impl<E: Classify> From<E> for Problem {
             }
         }
     }
+}
+
+/// `type` of every problem: RFC 9457's default, meaning the status says it all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AboutBlank;
+
+impl Serialize for AboutBlank {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("about:blank")
+    }
+}
+
+/// The realm every service's bearer challenge names.
+pub const REALM: &str = "movie-system";
+
+/// An RFC 6750 bearer challenge: `error` and a description (made of characters a quoted
+/// string may hold).
+fn challenge(error: &str, description: &str) -> String {
+    let description: String = description
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    format!("Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{description}\"")
 }
 
 #[cfg(test)]

@@ -42,13 +42,30 @@ pub async fn json_object<B: RequestBody>(
         .ok_or_else(|| Problem::bad_request("the body must be a JSON object"))
 }
 
-fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
-    let media_type = headers
+/// Reads a form body (`application/x-www-form-urlencoded`, as OAuth 2.0 token requests are
+/// sent): 415 for another media type, 413 past [`MAX_BODY_BYTES`].
+pub async fn form<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Query, Problem> {
+    if media_type(headers).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be sent as application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = bounded_body(headers, body).await?;
+    Ok(Query::from_bytes(&bytes))
+}
+
+/// The essence of the `Content-Type` (no parameters), in lower case.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase());
-    match media_type.as_deref() {
+        .map(|essence| essence.trim().to_ascii_lowercase())
+}
+
+fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
+    match media_type(headers).as_deref() {
         Some("application/json") => Ok(()),
         Some(other) if other.starts_with("application/") && other.ends_with("+json") => Ok(()),
         _ => Err(Problem::new(
@@ -127,10 +144,20 @@ pub struct Query {
 
 impl Query {
     pub fn parse(query: Option<&str>) -> Self {
-        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        Self::from_bytes(query.unwrap_or_default().as_bytes())
+    }
+
+    /// Decodes form-encoded bytes (a query string or a form body).
+    pub fn from_bytes(encoded: &[u8]) -> Self {
+        let pairs = form_urlencoded::parse(encoded)
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
         Self { pairs }
+    }
+
+    /// How many times `name` occurs.
+    pub fn count(&self, name: &str) -> usize {
+        self.pairs.iter().filter(|(key, _)| key == name).count()
     }
 
     /// The query of a request.

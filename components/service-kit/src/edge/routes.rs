@@ -8,6 +8,8 @@ use super::problem::Problem;
 use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
+use crate::auth::config::Trust;
+use crate::auth::{Access, Principal, Rejection};
 use crate::rate_limit::{self, ClientKey, Decision, Limits, OverQuota, RatePolicy};
 use crate::storage::StorageFailure;
 use http::{Method, Request};
@@ -21,10 +23,12 @@ pub type Route<K> = (Method, &'static str, K);
 /// What a route answers: a response, or the problem that stopped it.
 pub type Answer = Result<HttpResponse, Problem>;
 
-/// A request that matched a route, with the path parameters the route captured.
+/// A request that matched a route, with the path parameters the route captured and, on a
+/// protected route, the caller its token proved.
 pub struct Routed<B> {
     pub params: Params,
     pub request: Request<B>,
+    pub caller: Option<Principal>,
 }
 
 /// A component's HTTP surface: its name, route table and health checks, and what it does for
@@ -48,6 +52,18 @@ pub trait HttpService {
 
     /// Handles a request that matched `route`.
     async fn call<B: RequestBody>(&self, route: Self::Route, routed: Routed<B>) -> Answer;
+
+    /// Who may call `route`. Everything is public unless a service says so; a protected
+    /// route is refused (401 or 403) before anything else runs, rate limits included.
+    fn access(_route: Self::Route) -> Access {
+        Access::Public
+    }
+
+    /// How the service verifies bearer tokens. A service with protected routes must give one:
+    /// without it they answer 500 (a deployment error, logged).
+    fn trust(&self) -> Option<&Trust> {
+        None
+    }
 
     /// Whether a request on `route` counts against its client's quota: what is expensive
     /// (writes). Nothing is metered unless a service says so.
@@ -83,11 +99,51 @@ pub async fn serve<S: HttpService, B: RequestBody>(
         health_report(service, request.method()).await
     } else {
         match resolve(S::ROUTES, request.method(), request.uri().path()) {
-            Ok((route, params)) => metered(service, route, Routed { params, request }).await,
+            Ok((route, params)) => match authorize(service, route, &request).await {
+                Ok(caller) => {
+                    let routed = Routed {
+                        params,
+                        request,
+                        caller,
+                    };
+                    metered(service, route, routed).await
+                }
+                Err(problem) => Err(problem),
+            },
             Err(problem) => Err(problem),
         }
     };
     outcome.unwrap_or_else(Problem::into_response)
+}
+
+/// The verified caller of a protected route (none for a public one), or the 401, 403 or 503
+/// that refuses the request.
+async fn authorize<S: HttpService, B>(
+    service: &S,
+    route: S::Route,
+    request: &Request<B>,
+) -> Result<Option<Principal>, Problem> {
+    let access = S::access(route);
+    let Access::AnyScope(wanted) = access else {
+        return Ok(None);
+    };
+    let Some(trust) = service.trust() else {
+        eprintln!(
+            "{} protects a route but has no token trust configured",
+            S::NAME
+        );
+        return Err(Problem::internal());
+    };
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let caller = trust.authenticate(authorization).await?;
+    if !caller.may(access) {
+        let scope = wanted.first().copied().unwrap_or_default();
+        return Err(Problem::from(Rejection::InsufficientScope(scope)));
+    }
+    Ok(Some(caller))
 }
 
 /// Calls the route, first counting the request if the route is metered: over the quota it is
@@ -101,7 +157,10 @@ async fn metered<S: HttpService, B: RequestBody>(
     if !S::is_metered(route) || limits.policy.is_off() {
         return service.call(route, routed).await;
     }
-    let client = client_key(routed.request.headers(), &limits.trusted);
+    let client = match &routed.caller {
+        Some(caller) => ClientKey::subject(&caller.subject),
+        None => client_key(routed.request.headers(), &limits.trusted),
+    };
     let decision = service
         .count_request(&client, &limits.policy, rate_limit::now_s())
         .await?;

@@ -60,14 +60,31 @@ impl App {
         TestResponse::read(self.handle(request, TEST_CLIENT).await).await
     }
 
-    /// A request with an optional JSON body (sent as `application/json`).
+    /// A request with an optional JSON body (sent as `application/json`) and the bearer token
+    /// set with [`App::use_bearer`], if any.
     pub async fn request(
         &self,
         method: Method,
         path: &str,
         json: Option<serde_json::Value>,
     ) -> anyhow::Result<TestResponse> {
+        self.request_as(self.bearer().as_deref(), method, path, json)
+            .await
+    }
+
+    /// A request with an optional JSON body and `token` as its bearer credentials (none for
+    /// `None`).
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        json: Option<serde_json::Value>,
+    ) -> anyhow::Result<TestResponse> {
         let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
         let body = match json {
             Some(json) => {
                 builder = builder.header("content-type", "application/json");

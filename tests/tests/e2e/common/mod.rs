@@ -24,9 +24,13 @@ impl Deref for MovieSystem {
     }
 }
 
-/// The movie system storing its data under `root` (which may hold an earlier run's data).
+/// The movie system storing its data under `root` (which may hold an earlier run's data),
+/// its test client sending an editor's token (every scope) with `App::request`; the security
+/// tests send their own.
 pub fn load_in(root: &Path, options: AppOptions) -> App {
-    movie_system::load(root, options).expect("the movie system builds and loads")
+    let app = movie_system::load(root, options).expect("the movie system builds and loads");
+    app.use_bearer(Some(movie_system::editor_token()));
+    app
 }
 
 pub fn movie_system_with(options: AppOptions) -> MovieSystem {

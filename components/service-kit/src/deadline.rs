@@ -3,7 +3,8 @@
 //! Spin applies `wasi:http` request options (connect, first-byte and between-bytes timeouts)
 //! only to calls that go over the network; a service-chained call (`*.spin.internal`) is
 //! awaited in-process with no connect or first-byte timeout at all. So every upstream call
-//! also races a timer of its own (`docs/spin-facts.md`, "Outbound HTTP and service chaining").
+//! also races a timer of its own (`docs/spin-facts.md`, "Outbound HTTP and service chaining"):
+//! movie's upstream calls and every service's fetch of the token signing keys.
 
 use futures::future::{Either, select};
 use std::future::Future;

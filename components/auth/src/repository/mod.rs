@@ -1,0 +1,5 @@
+//! Implementations of [`crate::controller::ClientRepository`].
+
+#[cfg(test)]
+pub mod memory;
+pub mod sqlite;

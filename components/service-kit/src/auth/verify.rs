@@ -1,0 +1,190 @@
+//! Verifying a bearer token: its form, its algorithm against the key it names, its signature,
+//! its time window, issuer and audience. Every rejection says which check failed, never what
+//! the token held, so a 401 cannot echo a secret.
+
+use super::claims::{Grant, Principal};
+use super::keys::KeySet;
+use crate::error_class::{Classify, ErrorClass};
+use chrono::{DateTime, Duration, Utc};
+use ed25519_compact::PublicKey;
+use jwt_compact::alg::{Ed25519, Hs256, Hs256Key};
+use jwt_compact::{AlgorithmExt, Claims, TimeOptions, UntrustedToken, ValidationError};
+
+/// What a service trusts: who issues its tokens, the audience they must name, how much clock
+/// skew it forgives, and (for local development only) a shared HS256 secret.
+#[derive(Clone)]
+pub struct TrustPolicy {
+    pub issuer: String,
+    pub audience: String,
+    pub leeway: Duration,
+    pub hs256: Option<Hs256Key>,
+}
+
+impl std::fmt::Debug for TrustPolicy {
+    /// Never prints the shared secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustPolicy")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("hs256", &self.hs256.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+/// Why a request's credentials were refused. The message is safe to show the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("a bearer token is required (Authorization: Bearer <JWT>)")]
+    Missing,
+    #[error("the credentials are not a well-formed bearer JWT")]
+    Malformed,
+    #[error("the token's algorithm is not accepted")]
+    Algorithm,
+    #[error("the token names no signing key this service knows")]
+    UnknownKey,
+    #[error("the token's signature does not verify")]
+    Signature,
+    #[error("the token lacks a required claim or has one of the wrong type")]
+    MissingClaim,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued by an issuer this service does not trust")]
+    Issuer,
+    #[error("the token is not meant for this service (audience)")]
+    Audience,
+    /// The keys could not be fetched: nothing is known about the token either way.
+    #[error("the signing keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+    /// A valid token without the right: the scope a 403 names.
+    #[error("the token does not grant {0}")]
+    InsufficientScope(&'static str),
+}
+
+impl Classify for Rejection {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::KeysUnavailable(_) => ErrorClass::Unavailable {
+                service: "auth",
+                retry_after_s: 1,
+            },
+            Self::InsufficientScope(scope) => ErrorClass::Forbidden(scope),
+            _ => ErrorClass::Unauthenticated,
+        }
+    }
+}
+
+/// A token read but not yet trusted: its algorithm and key id, for looking up the key.
+pub struct Presented<'a> {
+    token: UntrustedToken<'a>,
+}
+
+impl<'a> Presented<'a> {
+    /// The token of an `Authorization` header value (`Bearer <JWT>`, scheme in any case).
+    pub fn from_header(authorization: Option<&'a str>) -> Result<Self, Rejection> {
+        let value = authorization.ok_or(Rejection::Missing)?;
+        let (scheme, token) = value.split_once(' ').ok_or(Rejection::Malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Rejection::Malformed);
+        }
+        let token = UntrustedToken::new(token.trim()).map_err(|_| Rejection::Malformed)?;
+        Ok(Self { token })
+    }
+
+    pub fn algorithm(&self) -> &str {
+        self.token.algorithm()
+    }
+
+    pub fn key_id(&self) -> Option<&str> {
+        self.token.header().key_id.as_deref()
+    }
+}
+
+/// Verifies tokens against a policy.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    pub policy: TrustPolicy,
+}
+
+impl Verifier {
+    pub fn new(policy: TrustPolicy) -> Self {
+        Self { policy }
+    }
+
+    /// Verifies `presented`. An EdDSA token is checked with `key` (the key its `kid` named,
+    /// looked up by the caller); an HS256 token only if a shared secret is configured. Any
+    /// other algorithm, `none` included, is refused before anything else is read.
+    pub fn verify(
+        &self,
+        presented: &Presented<'_>,
+        key: Option<&PublicKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, Rejection> {
+        let claims = match presented.algorithm() {
+            "EdDSA" => {
+                let key = key.ok_or(Rejection::UnknownKey)?;
+                Ed25519
+                    .validator::<Grant>(key)
+                    .validate(&presented.token)
+                    .map(|token| token.claims().clone())
+            }
+            "HS256" => {
+                let secret = self.policy.hs256.as_ref().ok_or(Rejection::Algorithm)?;
+                Hs256
+                    .validator::<Grant>(secret)
+                    .validate(&presented.token)
+                    .map(|token| token.claims().clone())
+            }
+            _ => return Err(Rejection::Algorithm),
+        }
+        .map_err(|error| rejection_of(&error))?;
+        self.check(&claims, now)?;
+        Ok(Principal::from_grant(claims.custom))
+    }
+
+    /// The time window (`exp` required, `nbf` if present, both with the leeway), issuer and
+    /// audience.
+    fn check(&self, claims: &Claims<Grant>, now: DateTime<Utc>) -> Result<(), Rejection> {
+        let time = TimeOptions::new(self.policy.leeway, move || now);
+        claims
+            .validate_expiration(&time)
+            .map_err(|error| rejection_of(&error))?;
+        if claims.not_before.is_some() {
+            claims
+                .validate_maturity(&time)
+                .map_err(|error| rejection_of(&error))?;
+        }
+        if claims.custom.iss != self.policy.issuer {
+            return Err(Rejection::Issuer);
+        }
+        if !claims.custom.aud.contains(&self.policy.audience) {
+            return Err(Rejection::Audience);
+        }
+        Ok(())
+    }
+
+    /// `key` if the token names it in `keys`.
+    pub fn key_for<'k>(presented: &Presented<'_>, keys: &'k KeySet) -> Option<&'k PublicKey> {
+        presented.key_id().and_then(|kid| keys.get(kid))
+    }
+}
+
+fn rejection_of(error: &ValidationError) -> Rejection {
+    match error {
+        ValidationError::AlgorithmMismatch { .. } => Rejection::Algorithm,
+        ValidationError::InvalidSignature | ValidationError::MalformedSignature(_) => {
+            Rejection::Signature
+        }
+        ValidationError::Expired => Rejection::Expired,
+        ValidationError::NotMature => Rejection::NotYetValid,
+        ValidationError::NoClaim(_) | ValidationError::MalformedClaims(_) => {
+            Rejection::MissingClaim
+        }
+        _ => Rejection::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! `docs/openapi.json` against the app: every operation is routed by `spin.toml` to the
+//! component its tag names, and every HTTP trigger serves at least one documented operation.
+//! (Each component's unit tests check its own route table against the document.)
+
+use super::common::repo_root;
+use spin_test_host::manifest::{Manifest, RouteDecl};
+use spin_test_host::triggers::http::routing::Router;
+use std::collections::BTreeSet;
+
+fn document() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(repo_root().join("docs/openapi.json")).expect("docs/openapi.json");
+    serde_json::from_str(&text).expect("the OpenAPI document is JSON")
+}
+
+/// `(path with its parameters filled in, the tag of each operation)`.
+fn operations() -> Vec<(String, String)> {
+    let document = document();
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete: String = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().expect("a path item") {
+            if method == "parameters" {
+                continue;
+            }
+            let tags = operation["tags"]
+                .as_array()
+                .expect("every operation has tags");
+            assert_eq!(
+                tags.len(),
+                1,
+                "{method} {path} names one component: {tags:?}"
+            );
+            operations.push((
+                concrete.clone(),
+                tags[0].as_str().expect("a tag").to_owned(),
+            ));
+        }
+    }
+    operations
+}
+
+#[test]
+fn the_document_is_openapi_3_1() {
+    assert_eq!(document()["openapi"], "3.1.0");
+}
+
+#[test]
+fn every_operation_is_routed_to_the_component_its_tag_names() {
+    let manifest = Manifest::load(&repo_root().join("spin.toml")).expect("spin.toml");
+    let router = Router::build(&manifest).expect("routes");
+    for (path, tag) in operations() {
+        let routed = router.route(&path).map(|matched| matched.component);
+        assert_eq!(
+            routed.as_deref(),
+            Some(tag.as_str()),
+            "spin.toml routes {path}"
+        );
+    }
+}
+
+#[test]
+fn every_http_trigger_serves_a_documented_operation() {
+    let manifest = Manifest::load(&repo_root().join("spin.toml")).expect("spin.toml");
+    let router = Router::build(&manifest).expect("routes");
+    let served: BTreeSet<String> = operations()
+        .iter()
+        .filter_map(|(path, _)| router.route(path).map(|matched| matched.raw_route))
+        .collect();
+    let triggers: BTreeSet<String> = manifest
+        .trigger
+        .http
+        .iter()
+        .filter_map(|trigger| match &trigger.route {
+            RouteDecl::Path(route) => Some(route.clone()),
+            RouteDecl::Private { .. } => None,
+        })
+        .collect();
+    let undocumented: Vec<_> = triggers.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "triggers with no documented operation: {undocumented:?}"
+    );
+}
