@@ -122,7 +122,15 @@ fn token_request(headers: &HeaderMap, form: &Query) -> Result<TokenRequest, Prob
 
 fn credentials(headers: &HeaderMap, form: &Query) -> Result<Credentials, Problem> {
     let in_body = (form.get("client_id"), form.get("client_secret"));
-    let (id, secret) = match (headers.get(AUTHORIZATION), in_body) {
+    // Only HTTP Basic authenticates a client in a header; another scheme (a bearer token a
+    // client sends everywhere) is not client authentication and is ignored.
+    let basic_header = headers.get(AUTHORIZATION).filter(|value| {
+        value
+            .as_bytes()
+            .get(..6)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic "))
+    });
+    let (id, secret) = match (basic_header, in_body) {
         (Some(_), (Some(_), _) | (_, Some(_))) => {
             return Err(oauth(
                 "invalid_request",

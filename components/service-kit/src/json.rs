@@ -30,12 +30,14 @@ impl JsonObject {
         }
     }
 
-    /// An integer member; `Ok(None)` when absent or `null`. `4.0` is not an integer.
+    /// An integer member; `Ok(None)` when absent or `null`. `4.0` is the integer 4, as JSON
+    /// (which has one number type) and JSON Schema's `integer` both have it; `4.5` is not.
     pub fn take_integer(&mut self, name: &str) -> Result<Option<i64>, Invalid> {
         match self.members.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(number)) => number
                 .as_i64()
+                .or_else(|| number.as_f64().and_then(integral))
                 .map(Some)
                 .ok_or_else(|| Invalid::new("must be an integer")),
             Some(_) => Err(Invalid::new("must be an integer")),
@@ -48,6 +50,13 @@ impl JsonObject {
             errors.reject(name, Invalid::new("is not a known field"));
         }
     }
+}
+
+/// `value` as an `i64` if it has no fractional part and fits.
+fn integral(value: f64) -> Option<i64> {
+    // i64::MAX is not representable as f64; 2^63 is, and is the first value out of range.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value)).then_some(value as i64)
 }
 
 /// Requires a member that [`JsonObject::take_string`] or [`JsonObject::take_integer`] found
@@ -85,6 +94,18 @@ mod tests {
         assert_eq!(
             members.take_integer("i"),
             Err(Invalid::new("must be an integer"))
+        );
+    }
+
+    #[test]
+    fn an_integral_number_written_with_a_fraction_is_an_integer() {
+        let mut members = object(json!({"a": 4.0, "b": -0.0, "c": 1e300}));
+        assert_eq!(members.take_integer("a"), Ok(Some(4)));
+        assert_eq!(members.take_integer("b"), Ok(Some(0)));
+        assert_eq!(
+            members.take_integer("c"),
+            Err(Invalid::new("must be an integer")),
+            "out of range"
         );
     }
 

@@ -8,6 +8,7 @@ mod api_contract;
 mod api_document;
 mod book_scenario;
 mod concurrency;
+mod contract;
 mod cost;
 mod durability;
 mod host;
