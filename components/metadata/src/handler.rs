@@ -7,7 +7,7 @@ use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
 use http::{Method, Request, StatusCode};
 use service_kit::auth::config::Trust;
-use service_kit::auth::{Access, scopes};
+use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
@@ -50,8 +50,8 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         }
     }
 
-    fn trust(&self) -> Option<&Trust> {
-        self.trust.as_ref()
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
+        Trust::verify_for(self.trust.as_ref(), authorization).await
     }
 
     /// Writes are metered; reads are one primary-key lookup or a page of them.
@@ -91,16 +91,19 @@ async fn find_or_list<R: MetadataRepository, B>(
     request: &Request<B>,
 ) -> Answer {
     let query = Query::of(request);
-    if query.get("id").is_some() {
-        return get(controller, query.one("id", MovieId::parse)?, request).await;
-    }
+    // The paging parameters are checked even beside `id`, which ignores them: a request is
+    // refused for what it sends, whichever lookup it asks for.
     let mut errors = FieldErrors::new();
     let limit = errors.check(
         "limit",
         query.get("limit").map(PageLimit::parse).transpose(),
     );
     let cursor = errors.check("cursor", query.get("cursor").map(Cursor::parse).transpose());
-    let (limit, cursor) = errors.conclude(limit.zip(cursor))?;
+    let id = errors.check("id", query.get("id").map(MovieId::parse).transpose());
+    let ((limit, cursor), id) = errors.conclude(limit.zip(cursor).zip(id))?;
+    if let Some(id) = id {
+        return get(controller, id, request).await;
+    }
     let page = controller
         .list(cursor.as_ref(), limit.unwrap_or_default())
         .await?;
@@ -221,6 +224,14 @@ mod tests {
             call(&c, Method::GET, "/metadata/m1", None),
             "GET /metadata?id=m1 against GET /metadata/m1"
         );
+    }
+
+    #[test]
+    fn the_book_query_route_refuses_invalid_paging_parameters_too() {
+        let uri = "/metadata?id=m1&limit=0";
+        let (status, problem) = call(&with_movie(), Method::GET, uri, None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "GET {uri}");
+        assert_eq!(rejected_fields(&problem), ["limit"], "GET {uri}");
     }
 
     #[test]

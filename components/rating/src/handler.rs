@@ -7,7 +7,7 @@ use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, Recor
 use crate::representation::{AggregateView, RatingView};
 use http::{HeaderMap, Method, Request, StatusCode};
 use service_kit::auth::config::Trust;
-use service_kit::auth::{Access, Principal, scopes};
+use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
@@ -74,8 +74,8 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         }
     }
 
-    fn trust(&self) -> Option<&Trust> {
-        self.trust.as_ref()
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
+        Trust::verify_for(self.trust.as_ref(), authorization).await
     }
 
     /// Writes are what a client can make expensive; reads are one primary-key lookup.

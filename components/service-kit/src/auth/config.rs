@@ -50,6 +50,18 @@ impl Trust {
         }
     }
 
+    /// The caller named by an `Authorization` header value, verified with `trust` (refused
+    /// when the service has none): what a service's `HttpService::authenticate` returns.
+    pub async fn verify_for(
+        trust: Option<&Self>,
+        authorization: Option<&str>,
+    ) -> Result<Principal, Rejection> {
+        match trust {
+            Some(trust) => trust.authenticate(authorization).await,
+            None => Err(Rejection::NotConfigured),
+        }
+    }
+
     /// The caller named by an `Authorization` header value, verified now.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
         let presented = Presented::from_header(authorization)?;

@@ -58,6 +58,9 @@ pub enum Rejection {
     /// The keys could not be fetched: nothing is known about the token either way.
     #[error("the signing keys could not be fetched: {0}")]
     KeysUnavailable(String),
+    /// The service protects a route but was given no way to verify tokens (a wiring error).
+    #[error("this service cannot verify tokens")]
+    NotConfigured,
     /// A valid token without the right: the scope a 403 names.
     #[error("the token does not grant {0}")]
     InsufficientScope(&'static str),
@@ -71,6 +74,7 @@ impl Classify for Rejection {
                 retry_after_s: 1,
             },
             Self::InsufficientScope(scope) => ErrorClass::Forbidden(scope),
+            Self::NotConfigured => ErrorClass::Internal,
             _ => ErrorClass::Unauthenticated,
         }
     }

@@ -8,7 +8,6 @@ use super::problem::Problem;
 use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
-use crate::auth::config::Trust;
 use crate::auth::{Access, Principal, Rejection};
 use crate::rate_limit::{self, ClientKey, Decision, Limits, OverQuota, RatePolicy};
 use crate::storage::StorageFailure;
@@ -59,10 +58,12 @@ pub trait HttpService {
         Access::Public
     }
 
-    /// How the service verifies bearer tokens. A service with protected routes must give one:
-    /// without it they answer 500 (a deployment error, logged).
-    fn trust(&self) -> Option<&Trust> {
-        None
+    /// Verifies the bearer credentials of a request on a protected route (the `Authorization`
+    /// header's value). A service with protected routes implements it with its [`Trust`](crate::auth::config::Trust)
+    /// ([`verify_for`](crate::auth::config::Trust::verify_for)); the default refuses, and a service whose routes are all public
+    /// never links token verification at all.
+    async fn authenticate(&self, _authorization: Option<&str>) -> Result<Principal, Rejection> {
+        Err(Rejection::NotConfigured)
     }
 
     /// Whether a request on `route` counts against its client's quota: what is expensive
@@ -127,18 +128,11 @@ async fn authorize<S: HttpService, B>(
     let Access::AnyScope(wanted) = access else {
         return Ok(None);
     };
-    let Some(trust) = service.trust() else {
-        eprintln!(
-            "{} protects a route but has no token trust configured",
-            S::NAME
-        );
-        return Err(Problem::internal());
-    };
     let authorization = request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let caller = trust.authenticate(authorization).await?;
+    let caller = service.authenticate(authorization).await?;
     if !caller.may(access) {
         let scope = wanted.first().copied().unwrap_or_default();
         return Err(Problem::from(Rejection::InsufficientScope(scope)));
