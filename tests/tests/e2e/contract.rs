@@ -70,16 +70,16 @@ async fn schemathesis_finds_no_failure_in_any_operation() {
         lifetime: chrono::Duration::hours(1),
     });
     let root = repo_root();
+    // Schemathesis keeps a cache in its working directory: a scratch one, not the repository.
+    let scratch = tempfile::tempdir().expect("a scratch directory");
     let run = tokio::task::spawn_blocking(move || {
         Command::new(schemathesis())
-            .current_dir(&root)
+            .current_dir(scratch.path())
             .env("MOVIE_SYSTEM_TOKEN", token)
-            .args([
-                "--config-file",
-                "tests/contract/schemathesis.toml",
-                "run",
-                "docs/openapi.json",
-            ])
+            .arg("--config-file")
+            .arg(root.join("tests/contract/schemathesis.toml"))
+            .arg("run")
+            .arg(root.join("docs/openapi.json"))
             .args(["--url", &server.url(), "--workers", "1", "--no-color"])
             .output()
     })
