@@ -8,13 +8,13 @@ use base64ct::{Base64, Encoding};
 use http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderMap, HeaderValue, PRAGMA};
 use http::{Method, StatusCode};
 use serde::Serialize;
+use service_kit::auth;
 use service_kit::edge::problem::REALM;
 use service_kit::edge::respond;
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Problem, Query, RequestBody, Route, Routed, form,
 };
-use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
-use service_kit::{StorageFailure, auth};
+use service_kit::rate_limit::{Limits, RequestCounter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthRoute {
@@ -53,17 +53,8 @@ impl<R: ClientRepository> HttpService for AuthController<R> {
         route == AuthRoute::Token
     }
 
-    fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.repository.count_request(client, policy, now_s).await
+    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
+        Some((&self.limits, &self.repository))
     }
 
     async fn call<B: RequestBody>(&self, route: AuthRoute, routed: Routed<B>) -> Answer {

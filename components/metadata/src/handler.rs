@@ -6,6 +6,7 @@ use crate::controller::{MetadataController, MetadataRepository};
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
 use http::{Method, Request, StatusCode};
+use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::{tagged_json, unless_unchanged};
@@ -13,8 +14,7 @@ use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
-use service_kit::rate_limit::{ClientKey, Decision, Limits, RatePolicy};
-use service_kit::{FieldErrors, StorageFailure};
+use service_kit::rate_limit::{Limits, RequestCounter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataRoute {
@@ -59,17 +59,8 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         matches!(route, MetadataRoute::Put | MetadataRoute::Delete)
     }
 
-    fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.repository.count_request(client, policy, now_s).await
+    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
+        Some((&self.limits, &self.repository))
     }
 
     async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {

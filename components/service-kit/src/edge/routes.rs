@@ -9,8 +9,7 @@ use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
 use crate::auth::{Access, Principal, Rejection};
-use crate::rate_limit::{self, ClientKey, Decision, Limits, OverQuota, RatePolicy};
-use crate::storage::StorageFailure;
+use crate::rate_limit::{self, ClientKey, Limits, MemoryCounts, OverQuota, RequestCounter};
 use http::{Method, Request};
 
 /// One route: a method, a path pattern and the component's name for the route. A pattern is
@@ -72,23 +71,12 @@ pub trait HttpService {
         false
     }
 
-    /// The quota of metered routes and the proxies trusted to name the client.
-    fn limits(&self) -> &Limits {
-        &LIMITS_OFF
-    }
-
-    /// Counts one metered request of `client` in the service's own storage.
-    async fn count_request(
-        &self,
-        _client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        Ok(policy.decide(0, now_s))
+    /// The quota of metered routes (with the proxies trusted to name the client) and where the
+    /// service counts them: its own storage. None: nothing is counted.
+    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
+        None::<(&Limits, &MemoryCounts)>
     }
 }
-
-static LIMITS_OFF: Limits = Limits::OFF;
 
 /// Answers a request: the health report, the matching route's response, or the problem that
 /// stopped it.
@@ -147,15 +135,17 @@ async fn metered<S: HttpService, B: RequestBody>(
     route: S::Route,
     routed: Routed<B>,
 ) -> Answer {
-    let limits = service.limits();
-    if !S::is_metered(route) || limits.policy.is_off() {
+    let metering = service
+        .metering()
+        .filter(|(limits, _)| !limits.policy.is_off());
+    let Some((limits, counter)) = metering.filter(|_| S::is_metered(route)) else {
         return service.call(route, routed).await;
-    }
+    };
     let client = match &routed.caller {
         Some(caller) => ClientKey::subject(&caller.subject),
         None => client_key(routed.request.headers(), &limits.trusted),
     };
-    let decision = service
+    let decision = counter
         .count_request(&client, &limits.policy, rate_limit::now_s())
         .await?;
     if !decision.allowed {
