@@ -139,6 +139,23 @@ async fn movies_counts_run_in_wal_with_normal_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn auths_clients_run_in_wal_with_full_sync() {
+    let app = common::movie_system_with(patient());
+    let form = "grant_type=client_credentials&client_id=nobody&client_secret=x";
+    let request = http::Request::post("/auth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(bytes::Bytes::from(form))
+        .unwrap();
+    let refused = app.send(request).await.unwrap();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "POST /auth/token");
+    assert_eq!(
+        settings(&app, "auth"),
+        [("auth".to_owned(), "wal".to_owned(), 2)],
+        "auth's connections after its first token request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rollback_journal_file_is_switched_to_wal_by_the_first_connection() {
     let root = rollback_journal_root().await;
     let app = common::load_in(root.path(), patient());

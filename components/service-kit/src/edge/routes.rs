@@ -87,22 +87,21 @@ pub async fn serve<S: HttpService, B: RequestBody>(
     let outcome = if is_health_path(request.uri().path(), S::NAME) {
         health_report(service, request.method()).await
     } else {
-        match resolve(S::ROUTES, request.method(), request.uri().path()) {
-            Ok((route, params)) => match authorize(service, route, &request).await {
-                Ok(caller) => {
-                    let routed = Routed {
-                        params,
-                        request,
-                        caller,
-                    };
-                    metered(service, route, routed).await
-                }
-                Err(problem) => Err(problem),
-            },
-            Err(problem) => Err(problem),
-        }
+        route(service, request).await
     };
     outcome.unwrap_or_else(Problem::into_response)
+}
+
+/// The route's answer: matched (or 404/405), authorized (or 401/403), counted (or 429), called.
+async fn route<S: HttpService, B: RequestBody>(service: &S, request: Request<B>) -> Answer {
+    let (route, params) = resolve(S::ROUTES, request.method(), request.uri().path())?;
+    let caller = authorize(service, route, &request).await?;
+    let routed = Routed {
+        params,
+        request,
+        caller,
+    };
+    metered(service, route, routed).await
 }
 
 /// The verified caller of a protected route (none for a public one), or the 401, 403 or 503
