@@ -399,3 +399,28 @@ async fn secrets_and_tokens_never_reach_the_logs() {
         assert!(!logs.contains(value), "the {what} is in the logs:\n{logs}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_token_does_not_vouch_for_a_tampered_copy_of_it() {
+    let app = common::movie_system();
+    let good = mint(&issue());
+    let accepted = put_metadata(&app, Some(&good)).await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::CREATED,
+        "the good token, verified and remembered"
+    );
+    let parts: Vec<&str> = good.split('.').collect();
+    let forged_payload = Base64UrlUnpadded::encode_string(
+        br#"{"iss":"movie-system-auth","aud":"movie-system","sub":"editor","jti":"t","scope":"metadata:write ratings:admin","exp":4000000000}"#,
+    );
+    let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+    let refused = put_metadata(&app, Some(&forged)).await;
+    assert_problem(
+        &refused,
+        StatusCode::UNAUTHORIZED,
+        "the same signature on another payload",
+    );
+    let again = put_metadata(&app, Some(&good)).await;
+    assert_eq!(again.status, StatusCode::OK, "the good token still works");
+}

@@ -59,6 +59,8 @@ impl Audience {
 pub struct Principal {
     pub subject: String,
     pub scopes: Vec<String>,
+    /// When the token proving it expires (`exp`), once verified.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {
@@ -66,6 +68,7 @@ impl Principal {
         Self {
             subject: grant.sub,
             scopes: grant.scope.split_whitespace().map(str::to_owned).collect(),
+            expires_at: None,
         }
     }
 

@@ -9,6 +9,7 @@
 
 use super::claims::Principal;
 use super::keys::KeySet;
+use super::verified::VerifiedTokens;
 use super::verify::{Presented, Rejection, TrustPolicy, Verifier};
 use crate::instance::{now_ms, variable};
 use chrono::{DateTime, Duration, Utc};
@@ -62,10 +63,27 @@ impl Trust {
         }
     }
 
-    /// The caller named by an `Authorization` header value, verified now.
+    /// The caller named by an `Authorization` header value, verified now, or found among the
+    /// tokens this instance verified before ([`VerifiedTokens`]).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
-        let presented = Presented::from_header(authorization)?;
         let now = now();
+        let leeway = self.verifier.policy.leeway;
+        let token = authorization.unwrap_or_default();
+        if let Some(known) = VERIFIED.with(|cell| cell.borrow_mut().get(token, now, leeway)) {
+            return Ok(known);
+        }
+        let caller = self.verify(authorization, now).await?;
+        VERIFIED.with(|cell| cell.borrow_mut().insert(token, caller.clone(), now, leeway));
+        Ok(caller)
+    }
+
+    /// Verifies the token of an `Authorization` header value in full.
+    async fn verify(
+        &self,
+        authorization: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, Rejection> {
+        let presented = Presented::from_header(authorization)?;
         if presented.algorithm() != "EdDSA" {
             return self.verifier.verify(&presented, None, now);
         }
@@ -117,6 +135,8 @@ impl Trust {
 thread_local! {
     /// The instance's trust, read from its variables once.
     static TRUST: RefCell<Option<Trust>> = const { RefCell::new(None) };
+    /// The tokens the instance has verified.
+    static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
     /// The instance's fetched keys and when they were fetched (ms since the epoch).
     static FETCHED: RefCell<Option<(Rc<KeySet>, u64)>> = const { RefCell::new(None) };
 }

@@ -145,7 +145,10 @@ impl Verifier {
         }
         .map_err(|error| rejection_of(&error))?;
         self.check(&claims, now)?;
-        Ok(Principal::from_grant(claims.custom))
+        Ok(Principal {
+            expires_at: claims.expiration,
+            ..Principal::from_grant(claims.custom)
+        })
     }
 
     /// The time window (`exp` required, `nbf` if present, both with the leeway), issuer and
