@@ -4,6 +4,7 @@ use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use service_kit::auth::config::Trust;
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
+use std::rc::Rc;
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
 /// swapped (SQLite under Spin, memory in unit tests) without the rules noticing.
@@ -55,7 +56,7 @@ pub struct MetadataController<R> {
     /// The quota of writes per client.
     pub limits: Limits,
     /// How writers' bearer tokens are verified; without it every write is refused.
-    pub trust: Option<Trust>,
+    pub trust: Option<Rc<Trust>>,
 }
 
 impl<R: MetadataRepository> MetadataController<R> {
@@ -68,7 +69,7 @@ impl<R: MetadataRepository> MetadataController<R> {
         }
     }
 
-    pub fn with_trust(self, trust: Trust) -> Self {
+    pub fn with_trust(self, trust: Rc<Trust>) -> Self {
         Self {
             trust: Some(trust),
             ..self

@@ -51,7 +51,7 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     }
 
     async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
-        Trust::verify_for(self.trust.as_ref(), authorization).await
+        Trust::verify_for(self.trust.as_deref(), authorization).await
     }
 
     /// Writes are metered; reads are one primary-key lookup or a page of them.

@@ -5,6 +5,7 @@ use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
+use std::rc::Rc;
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.
@@ -59,7 +60,7 @@ pub struct RatingController<R> {
     /// The quota of writes per client.
     pub limits: Limits,
     /// How writers' bearer tokens are verified; without it every write is refused.
-    pub trust: Option<Trust>,
+    pub trust: Option<Rc<Trust>>,
 }
 
 impl<R: RatingRepository> RatingController<R> {
@@ -72,7 +73,7 @@ impl<R: RatingRepository> RatingController<R> {
         }
     }
 
-    pub fn with_trust(self, trust: Trust) -> Self {
+    pub fn with_trust(self, trust: Rc<Trust>) -> Self {
         Self {
             trust: Some(trust),
             ..self

@@ -75,7 +75,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
     }
 
     async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
-        Trust::verify_for(self.trust.as_ref(), authorization).await
+        Trust::verify_for(self.trust.as_deref(), authorization).await
     }
 
     /// Writes are what a client can make expensive; reads are one primary-key lookup.

@@ -50,14 +50,14 @@ fn signer() -> Signer {
 }
 
 /// A trust in the test issuer's key alone, as a service is configured with `jwt_jwks`.
-pub fn trust() -> Trust {
+pub fn trust() -> std::rc::Rc<Trust> {
     let policy = TrustPolicy {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
         leeway: chrono::Duration::seconds(30),
         hs256: None,
     };
-    Trust::inline(policy, KeySet::new([signer().public_key()]))
+    std::rc::Rc::new(Trust::inline(policy, KeySet::new([signer().public_key()])))
 }
 
 /// A token of the test issuer for `subject` with `scope`, valid for five minutes from now.

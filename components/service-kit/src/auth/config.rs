@@ -29,8 +29,8 @@ pub const FETCH_TIMEOUT_MS: u64 = 1_000;
 /// Where the keys come from.
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    /// A JWKS given in a variable.
-    Inline(KeySet),
+    /// A JWKS given in a variable, shared rather than copied for each verification.
+    Inline(Rc<KeySet>),
     /// The JWKS at this URL, fetched and kept per instance.
     Remote(String),
 }
@@ -47,7 +47,7 @@ impl Trust {
     pub fn inline(policy: TrustPolicy, keys: KeySet) -> Self {
         Self {
             verifier: Verifier::new(policy),
-            keys: KeySource::Inline(keys),
+            keys: KeySource::Inline(Rc::new(keys)),
         }
     }
 
@@ -88,7 +88,7 @@ impl Trust {
             return self.verifier.verify(&presented, None, now);
         }
         let keys = match &self.keys {
-            KeySource::Inline(keys) => Rc::new(keys.clone()),
+            KeySource::Inline(keys) => Rc::clone(keys),
             KeySource::Remote(url) => remote_keys(url, presented.key_id()).await?,
         };
         let key = Verifier::key_for(&presented, &keys);
@@ -98,7 +98,8 @@ impl Trust {
     /// The trust of this instance, from its variables: `jwt_issuer`, `jwt_audience`,
     /// `jwt_leeway_s`, `jwt_hs256_secret` (empty: HS256 refused), `jwt_jwks` (empty: fetch
     /// from `auth_url`).
-    pub async fn for_instance() -> Result<Self, String> {
+    /// Shared, so a request takes a reference count instead of copying the policy and keys.
+    pub async fn for_instance() -> Result<Rc<Self>, String> {
         if let Some(trust) = TRUST.with(|cell| cell.borrow().clone()) {
             return Ok(trust);
         }
@@ -118,23 +119,23 @@ impl Trust {
             let base = variable("auth_url").await?;
             KeySource::Remote(format!("{}{JWKS_PATH}", base.trim_end_matches('/')))
         } else {
-            KeySource::Inline(
+            KeySource::Inline(Rc::new(
                 KeySet::parse(inline.as_bytes())
                     .map_err(|error| format!("variable jwt_jwks: {error}"))?,
-            )
+            ))
         };
-        let trust = Self {
+        let trust = Rc::new(Self {
             verifier: Verifier::new(policy),
             keys,
-        };
-        TRUST.with(|cell| cell.replace(Some(trust.clone())));
+        });
+        TRUST.with(|cell| cell.replace(Some(Rc::clone(&trust))));
         Ok(trust)
     }
 }
 
 thread_local! {
     /// The instance's trust, read from its variables once.
-    static TRUST: RefCell<Option<Trust>> = const { RefCell::new(None) };
+    static TRUST: RefCell<Option<Rc<Trust>>> = const { RefCell::new(None) };
     /// The tokens the instance has verified.
     static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
     /// The instance's fetched keys and when they were fetched (ms since the epoch).
