@@ -7,13 +7,15 @@
 //! per-instance connection that sets itself up and migrates itself) and [`lock_waits`] (how
 //! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
 //! the service's database), [`auth`] (bearer tokens: issuance and verification) and
-//! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`] alone.
+//! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`], and
+//! gRPC's framing and statuses on top of it in [`grpc`].
 
 pub mod auth;
 pub mod deadline;
 pub mod edge;
 pub mod error_class;
 pub mod field;
+pub mod grpc;
 pub mod identifier;
 pub mod instance;
 pub mod json;

@@ -2,6 +2,7 @@
 //! problems, sized responses and the health report. Everything that knows about HTTP is here;
 //! the rest of the kit is transport-free.
 
+pub mod body;
 pub mod conditional;
 pub mod health;
 pub mod problem;

@@ -114,6 +114,21 @@ impl Problem {
         self
     }
 
+    /// What went wrong with this request, in words for the client.
+    pub fn detail(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.title)
+    }
+
+    /// The rejected fields of a 400 (none otherwise).
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// The seconds after which the same request may succeed (a 429 or 503).
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
+    }
+
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

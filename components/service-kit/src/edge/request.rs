@@ -75,7 +75,11 @@ fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-async fn bounded_body<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem> {
+/// The whole body, refused with 413 past [`MAX_BODY_BYTES`] (declared or actual).
+pub(crate) async fn bounded_body<B: RequestBody>(
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Bytes, Problem> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

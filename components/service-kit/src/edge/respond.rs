@@ -2,15 +2,15 @@
 //! without it is streamed, and a keep-alive client then waits for a delayed ACK (about 44 ms)
 //! on every request (`docs/spin-facts.md`, "Responses and latency").
 
+use super::body::Body;
 use crate::storage::Stored;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
-use http_body_util::Full;
 use serde::Serialize;
 
-/// The response type of every handler: a complete, sized body.
-pub type HttpResponse = http::Response<Full<Bytes>>;
+/// The response type of every handler: a complete, sized body (and trailers, for gRPC).
+pub type HttpResponse = http::Response<Body>;
 
 pub const JSON: &str = "application/json";
 
@@ -22,7 +22,7 @@ pub fn bytes(
 ) -> HttpResponse {
     let body = body.into();
     let length = body.len();
-    let mut response = http::Response::new(Full::new(body));
+    let mut response = http::Response::new(Body::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -53,7 +53,7 @@ pub fn write_status(stored: Stored) -> StatusCode {
 /// A response that has no body by definition (204, 304): no `content-length` either, since
 /// RFC 9110 forbids it on 204 and on a 304 it would describe the absent representation.
 pub fn empty(status: StatusCode) -> HttpResponse {
-    let mut response = http::Response::new(Full::new(Bytes::new()));
+    let mut response = http::Response::new(Body::default());
     *response.status_mut() = status;
     response
 }

@@ -9,8 +9,9 @@ use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
 use crate::auth::{Access, Principal, Rejection};
+use crate::grpc::{Status, is_grpc};
 use crate::rate_limit::{self, ClientKey, Limits, MemoryCounts, OverQuota, RequestCounter};
-use http::{Method, Request};
+use http::{Method, Request, StatusCode};
 
 /// One route: a method, a path pattern and the component's name for the route. A pattern is
 /// a path whose `{name}` segments match any one segment and capture it under `name`, e.g.
@@ -84,17 +85,37 @@ pub async fn serve<S: HttpService, B: RequestBody>(
     service: &S,
     request: Request<B>,
 ) -> HttpResponse {
+    let grpc = is_grpc(request.headers());
     let outcome = if is_health_path(request.uri().path(), S::NAME) {
         health_report(service, request.method()).await
     } else {
-        route(service, request).await
+        route(service, request, grpc).await
     };
-    outcome.unwrap_or_else(Problem::into_response)
+    match outcome {
+        Ok(response) => response,
+        Err(problem) if grpc => Status::from(problem).into_response(),
+        Err(problem) => problem.into_response(),
+    }
 }
 
 /// The route's answer: matched (or 404/405), authorized (or 401/403), counted (or 429), called.
-async fn route<S: HttpService, B: RequestBody>(service: &S, request: Request<B>) -> Answer {
-    let (route, params) = resolve(S::ROUTES, request.method(), request.uri().path())?;
+/// For a gRPC caller, a path no route has is a method this service does not implement.
+async fn route<S: HttpService, B: RequestBody>(
+    service: &S,
+    request: Request<B>,
+    grpc: bool,
+) -> Answer {
+    let path = request.uri().path();
+    let (route, params) = resolve(S::ROUTES, request.method(), path).map_err(|problem| {
+        if grpc && problem.status() == StatusCode::NOT_FOUND {
+            Problem::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("this service has no method {path}"),
+            )
+        } else {
+            problem
+        }
+    })?;
     let caller = authorize(service, route, &request).await?;
     let routed = Routed {
         params,
@@ -238,7 +259,6 @@ impl Fields for Params {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::StatusCode;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Named {
