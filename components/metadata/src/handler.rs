@@ -3,13 +3,16 @@
 //! knows about SQLite.
 
 use crate::controller::{MetadataController, MetadataRepository};
+use crate::grpc;
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use crate::representation::{MetadataView, PageView};
 use http::{Method, Request, StatusCode};
+use movie_proto::paths;
 use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
-use service_kit::edge::conditional::{tagged_json, unless_unchanged};
+use service_kit::edge::conditional::unless_unchanged;
+use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
@@ -23,6 +26,10 @@ pub enum MetadataRoute {
     Get,
     Put,
     Delete,
+    /// gRPC `MetadataService/GetMetadata`.
+    RpcGet,
+    /// gRPC `MetadataService/PutMetadata`.
+    RpcPut,
 }
 
 impl<R: MetadataRepository> HttpService for MetadataController<R> {
@@ -34,6 +41,8 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         (Method::GET, "/metadata/{id}", MetadataRoute::Get),
         (Method::PUT, "/metadata/{id}", MetadataRoute::Put),
         (Method::DELETE, "/metadata/{id}", MetadataRoute::Delete),
+        (Method::POST, paths::GET_METADATA, MetadataRoute::RpcGet),
+        (Method::POST, paths::PUT_METADATA, MetadataRoute::RpcPut),
     ];
 
     async fn health_checks(&self) -> Vec<Check> {
@@ -43,10 +52,12 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     /// Reads are public; a write needs a token granting `metadata:write`.
     fn access(route: MetadataRoute) -> Access {
         match route {
-            MetadataRoute::Put | MetadataRoute::Delete => {
+            MetadataRoute::Put | MetadataRoute::Delete | MetadataRoute::RpcPut => {
                 Access::AnyScope(&[scopes::METADATA_WRITE])
             }
-            MetadataRoute::FindOrList | MetadataRoute::Get => Access::Public,
+            MetadataRoute::FindOrList | MetadataRoute::Get | MetadataRoute::RpcGet => {
+                Access::Public
+            }
         }
     }
 
@@ -56,7 +67,10 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
 
     /// Writes are metered; reads are one primary-key lookup or a page of them.
     fn is_metered(route: MetadataRoute) -> bool {
-        matches!(route, MetadataRoute::Put | MetadataRoute::Delete)
+        matches!(
+            route,
+            MetadataRoute::Put | MetadataRoute::Delete | MetadataRoute::RpcPut
+        )
     }
 
     fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
@@ -72,6 +86,8 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
             MetadataRoute::Get => get(self, params.one("id", MovieId::parse)?, &request).await,
             MetadataRoute::Put => put(self, params.one("id", MovieId::parse)?, request).await,
             MetadataRoute::Delete => delete(self, params.one("id", MovieId::parse)?).await,
+            MetadataRoute::RpcGet => grpc::get_metadata(self, request).await,
+            MetadataRoute::RpcPut => grpc::put_metadata(self, request).await,
         }
     }
 }
@@ -108,7 +124,8 @@ async fn get<R: MetadataRepository, B>(
     request: &Request<B>,
 ) -> Answer {
     let metadata = controller.get(&id).await?;
-    let response = representation(StatusCode::OK, &metadata)?;
+    let format = Format::accepted(request.headers());
+    let response = representation(StatusCode::OK, format, &metadata)?;
     Ok(unless_unchanged(response, request.headers()))
 }
 
@@ -118,9 +135,16 @@ async fn put<R: MetadataRepository, B: RequestBody>(
     request: Request<B>,
 ) -> Answer {
     let (parts, body) = request.into_parts();
-    let metadata = Metadata::from_json(id, json_object(&parts.headers, body).await?)?;
+    let metadata = match Format::sent(&parts.headers) {
+        Format::Json => Metadata::from_json(id, json_object(&parts.headers, body).await?)?,
+        Format::Protobuf => {
+            let message = protobuf_message(&parts.headers, body).await?;
+            grpc::from_message(Some(message), "", Some(id))?
+        }
+    };
     let stored = controller.put(&metadata).await?;
-    representation(write_status(stored), &metadata)
+    let format = Format::accepted(&parts.headers);
+    representation(write_status(stored), format, &metadata)
 }
 
 async fn delete<R: MetadataRepository>(controller: &MetadataController<R>, id: MovieId) -> Answer {
@@ -128,9 +152,11 @@ async fn delete<R: MetadataRepository>(controller: &MetadataController<R>, id: M
     Ok(respond::empty(StatusCode::NO_CONTENT))
 }
 
-/// The stored metadata with its ETag.
-fn representation(status: StatusCode, metadata: &Metadata) -> Answer {
-    tagged_json(status, &MetadataView::from(metadata))
+/// The stored metadata, as JSON or as the book's `Metadata` message, with its ETag.
+fn representation(status: StatusCode, format: Format, metadata: &Metadata) -> Answer {
+    negotiate::representation(status, format, &MetadataView::from(metadata), || {
+        grpc::message(metadata)
+    })
 }
 
 #[cfg(test)]
@@ -526,5 +552,68 @@ mod tests {
         service_kit::testing::assert_routes_documented::<Controller>(include_str!(
             "../../../docs/openapi.json"
         ));
+    }
+
+    fn protobuf_put(c: &Controller, message: &movie_proto::Metadata) -> StatusCode {
+        let request = Request::put("/metadata/m1")
+            .header("content-type", movie_proto::PROTOBUF)
+            .header(
+                "authorization",
+                format!("Bearer {}", service_kit::testing::editor_token()),
+            )
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                prost::Message::encode_to_vec(message),
+            )))
+            .unwrap();
+        block_on(serve(c, request)).status()
+    }
+
+    fn sent_as_protobuf() -> movie_proto::Metadata {
+        movie_proto::Metadata {
+            id: String::new(),
+            title: "The Godfather".into(),
+            description: "Family business".into(),
+            director: "Coppola".into(),
+        }
+    }
+
+    #[test]
+    fn a_protobuf_put_is_stored_and_read_back_as_json() {
+        let c = controller();
+        assert_eq!(protobuf_put(&c, &sent_as_protobuf()), StatusCode::CREATED);
+        let (_, body) = call(&c, Method::GET, "/metadata/m1", None);
+        assert_eq!(body["director"], "Coppola", "GET /metadata/m1: {body}");
+    }
+
+    #[test]
+    fn a_protobuf_put_naming_another_id_is_400() {
+        let other = movie_proto::Metadata {
+            id: "m2".into(),
+            ..sent_as_protobuf()
+        };
+        assert_eq!(protobuf_put(&controller(), &other), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_client_accepting_protobuf_gets_the_books_message() {
+        let mut request = request(Method::GET, "/metadata/m1", None);
+        request.headers_mut().insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static(movie_proto::PROTOBUF),
+        );
+        let response = block_on(serve(&with_movie(), request));
+        assert_eq!(
+            response.headers()["content-type"],
+            movie_proto::PROTOBUF,
+            "GET /metadata/m1 accepting protobuf"
+        );
+        let bytes = block_on(http_body_util::BodyExt::collect(response.into_body()))
+            .unwrap()
+            .to_bytes();
+        let message: movie_proto::Metadata = prost::Message::decode(bytes).unwrap();
+        assert_eq!(
+            (message.id.as_str(), message.title.as_str()),
+            ("m1", "The Godfather")
+        );
     }
 }

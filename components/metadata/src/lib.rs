@@ -2,9 +2,11 @@
 //! database (`metadata`).
 //!
 //! Four rooms, as in the book: [`model`] (validated types), [`controller`] (rules, and the
-//! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
+//! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP) and [`grpc`] (the
+//! book's `MetadataService`, over the same edge).
 
 pub mod controller;
+pub mod grpc;
 pub mod handler;
 pub mod migrations;
 pub mod model;

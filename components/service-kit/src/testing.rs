@@ -183,13 +183,15 @@ pub fn rejected_fields(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Asserts that the OpenAPI `document` (JSON) describes exactly what `S` serves: every route of
-/// `S::ROUTES` and its health report is an operation tagged `S::NAME`, and every operation
-/// tagged `S::NAME` is one of them.
+/// Asserts that the OpenAPI `document` (JSON) describes exactly what `S` serves: every REST
+/// route of `S::ROUTES` and its health report is an operation tagged `S::NAME`, and every
+/// operation tagged `S::NAME` is one of them. gRPC methods (`/Service/Method`, capitalised, as
+/// gRPC names them) are described by `proto/`, not here.
 pub fn assert_routes_documented<S: HttpService>(document: &str) {
     let document: Value = serde_json::from_str(document).expect("the OpenAPI document is JSON");
     let mut served: Vec<(String, String)> = S::ROUTES
         .iter()
+        .filter(|(_, pattern, _)| !is_grpc_method(pattern))
         .map(|(method, pattern, _)| (method.as_str().to_ascii_lowercase(), (*pattern).to_owned()))
         .collect();
     served.push(("get".into(), format!("/health/{}", S::NAME)));
@@ -213,4 +215,82 @@ pub fn assert_routes_documented<S: HttpService>(document: &str) {
         S::NAME,
         S::NAME
     );
+}
+
+fn is_grpc_method(pattern: &str) -> bool {
+    let mut segments = pattern.trim_start_matches('/').split('/');
+    let capitalised = |s: Option<&str>| s.is_some_and(|s| s.starts_with(char::is_uppercase));
+    capitalised(segments.next()) && capitalised(segments.next()) && segments.next().is_none()
+}
+
+/// The outcome of a gRPC call other than a reply: the status's code, message and the fields a
+/// `google.rpc.BadRequest` detail names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcFailure {
+    pub code: u8,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+/// Calls the unary gRPC method at `path` of `service` with `message`, as a caller holding
+/// `token` (none for `None`); the reply, or the status it ended with.
+pub fn grpc_call<S: HttpService, R: prost::Message + Default>(
+    service: &S,
+    token: Option<&str>,
+    path: &str,
+    message: &impl prost::Message,
+) -> Result<R, GrpcFailure> {
+    use base64ct::{Base64Unpadded, Encoding};
+    use prost::Message as _;
+    let encoded = message.encode_to_vec();
+    let mut framed = vec![0];
+    framed.extend(u32::try_from(encoded.len()).unwrap().to_be_bytes());
+    framed.extend(encoded);
+    let mut builder = Request::post(path).header("content-type", "application/grpc");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let response = block_on(serve(
+        service,
+        builder.body(Full::new(Bytes::from(framed))).unwrap(),
+    ));
+    assert_eq!(response.status(), StatusCode::OK, "gRPC {path} answers 200");
+    assert!(
+        response.headers().get("grpc-status").is_none(),
+        "gRPC {path}: the status must travel in trailers, not headers"
+    );
+    let collected = block_on(response.into_body().collect()).unwrap();
+    let trailers = collected.trailers().cloned().expect("gRPC trailers");
+    let body = collected.to_bytes();
+    let code: u8 = trailers["grpc-status"].to_str().unwrap().parse().unwrap();
+    if code == 0 {
+        return Ok(R::decode(body.get(5..).expect("a framed reply")).expect("the reply message"));
+    }
+    let message = trailers
+        .get("grpc-message")
+        .map(|m| m.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let fields = trailers
+        .get("grpc-status-details-bin")
+        .map(|details| {
+            let bytes = Base64Unpadded::decode_vec(details.to_str().unwrap()).unwrap();
+            let status = crate::grpc::details::RpcStatus::decode(bytes.as_slice()).unwrap();
+            status
+                .details
+                .iter()
+                .filter(|any| any.type_url.ends_with("google.rpc.BadRequest"))
+                .flat_map(|any| {
+                    crate::grpc::details::BadRequest::decode(any.value.as_slice())
+                        .unwrap()
+                        .field_violations
+                })
+                .map(|violation| violation.field)
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(GrpcFailure {
+        code,
+        message,
+        fields,
+    })
 }

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod conditional;
 pub mod health;
+pub mod negotiate;
 pub mod problem;
 pub mod rate_limit;
 pub mod request;

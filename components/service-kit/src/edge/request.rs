@@ -56,7 +56,7 @@ pub async fn form<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Query,
 }
 
 /// The essence of the `Content-Type` (no parameters), in lower case.
-fn media_type(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
