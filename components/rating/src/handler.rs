@@ -3,13 +3,16 @@
 //! knows about SQLite.
 
 use crate::controller::{RatingController, RatingError, RatingRepository, may_act_for};
+use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{HeaderMap, Method, Request, StatusCode};
+use movie_proto::paths;
 use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
-use service_kit::edge::conditional::{tagged_json, unless_unchanged};
+use service_kit::edge::conditional::unless_unchanged;
+use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_object,
@@ -26,6 +29,10 @@ pub enum RatingRoute {
     BookRate,
     /// The book's `GET /rating?id=&type=`: the bare average.
     BookAverage,
+    /// gRPC `RatingService/PutRating`.
+    RpcPut,
+    /// gRPC `RatingService/GetAggregatedRating`.
+    RpcAggregate,
 }
 
 /// The record addressed by the path, named as the path names it.
@@ -33,7 +40,7 @@ const PATH_RECORD: RecordFields = ("recordType", "recordId");
 /// The book names the record `id` and its type `type` in the query.
 const BOOK_RECORD: RecordFields = ("type", "id");
 /// The names of a record's type and id in one surface.
-type RecordFields = (&'static str, &'static str);
+pub(crate) type RecordFields = (&'static str, &'static str);
 
 impl<R: RatingRepository> HttpService for RatingController<R> {
     const NAME: &'static str = "rating";
@@ -57,6 +64,12 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         ),
         (Method::GET, "/rating", RatingRoute::BookAverage),
         (Method::PUT, "/rating", RatingRoute::BookRate),
+        (Method::POST, paths::PUT_RATING, RatingRoute::RpcPut),
+        (
+            Method::POST,
+            paths::GET_AGGREGATED_RATING,
+            RatingRoute::RpcAggregate,
+        ),
     ];
 
     async fn health_checks(&self) -> Vec<Check> {
@@ -67,10 +80,15 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
     /// `ratings:admin` (as anyone).
     fn access(route: RatingRoute) -> Access {
         match route {
-            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate => {
+            RatingRoute::Rate
+            | RatingRoute::Unrate
+            | RatingRoute::BookRate
+            | RatingRoute::RpcPut => {
                 Access::AnyScope(&[scopes::RATINGS_WRITE, scopes::RATINGS_ADMIN])
             }
-            RatingRoute::Aggregate | RatingRoute::BookAverage => Access::Public,
+            RatingRoute::Aggregate | RatingRoute::BookAverage | RatingRoute::RpcAggregate => {
+                Access::Public
+            }
         }
     }
 
@@ -82,7 +100,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
     fn is_metered(route: RatingRoute) -> bool {
         matches!(
             route,
-            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate
+            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate | RatingRoute::RpcPut
         )
     }
 
@@ -102,6 +120,8 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             }
             RatingRoute::BookRate => book_rate(self, caller, &query()).await,
             RatingRoute::BookAverage => book_average(self, &query()).await,
+            RatingRoute::RpcPut => grpc::put_rating(self, caller, routed.request).await,
+            RatingRoute::RpcAggregate => grpc::get_aggregated_rating(self, routed.request).await,
         }
     }
 }
@@ -117,8 +137,16 @@ async fn rate<R: RatingRepository, B: RequestBody>(
     let record = record_key(&mut errors, params, PATH_RECORD);
     let user = params.check(&mut errors, "userId", UserId::parse);
     let (parts, body) = request.into_parts();
-    let fields = RatingFields::try_from(json_object(&parts.headers, body).await?);
-    let value = errors.absorb(fields).map(|fields| fields.value);
+    let value = match Format::sent(&parts.headers) {
+        Format::Json => {
+            let fields = RatingFields::try_from(json_object(&parts.headers, body).await?);
+            errors.absorb(fields).map(|fields| fields.value)
+        }
+        Format::Protobuf => {
+            let message = protobuf_message(&parts.headers, body).await?;
+            grpc::value_for_path(&mut errors, &message, params)
+        }
+    };
     put(
         controller,
         caller,
@@ -151,10 +179,11 @@ async fn aggregate<R: RatingRepository>(
     let record = one_record(params, PATH_RECORD)?;
     let aggregate = controller.aggregate(&record).await?;
     let view = AggregateView::new(&record, &aggregate);
-    Ok(unless_unchanged(
-        tagged_json(StatusCode::OK, &view)?,
-        request,
-    ))
+    let format = Format::accepted(request);
+    let response = negotiate::representation(StatusCode::OK, format, &view, || {
+        grpc::aggregate_message(&aggregate)
+    })?;
+    Ok(unless_unchanged(response, request))
 }
 
 async fn book_rate<R: RatingRepository>(
@@ -186,7 +215,7 @@ async fn book_average<R: RatingRepository>(
 
 /// Checks that `caller` may change `user`'s ratings. Write routes always have a verified
 /// caller; one without would be a wiring error, refused rather than trusted.
-fn acting_for(caller: Option<&Principal>, user: &UserId) -> Result<(), RatingError> {
+pub(crate) fn acting_for(caller: Option<&Principal>, user: &UserId) -> Result<(), RatingError> {
     match caller {
         Some(caller) => may_act_for(caller, user),
         None => Err(RatingError::NotTheirs(user.clone())),
@@ -214,7 +243,7 @@ fn one_record(source: &impl Fields, names: RecordFields) -> Result<RecordKey, Fi
 }
 
 /// The record named by `source`'s two fields, or `None` with the reasons in `errors`.
-fn record_key(
+pub(crate) fn record_key(
     errors: &mut FieldErrors,
     source: &impl Fields,
     (type_field, id_field): RecordFields,

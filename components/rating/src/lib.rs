@@ -5,6 +5,7 @@
 //! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
 
 pub mod controller;
+pub mod grpc;
 pub mod handler;
 pub mod migrations;
 pub mod model;
