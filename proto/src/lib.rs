@@ -13,6 +13,8 @@ pub mod paths {
     pub const GET_AGGREGATED_RATING: &str = "/RatingService/GetAggregatedRating";
     pub const PUT_RATING: &str = "/RatingService/PutRating";
     pub const GET_MOVIE_DETAILS: &str = "/MovieService/GetMovieDetails";
+    /// `moviesystem/v1/ratings.proto`.
+    pub const GET_RATING_SUMMARY: &str = "/moviesystem.v1.RatingExtensions/GetRatingSummary";
 }
 
 /// The gRPC service names, as the health service knows them.
@@ -105,4 +107,23 @@ pub struct GetMovieDetailsRequest {
 pub struct GetMovieDetailsResponse {
     #[prost(message, optional, tag = "1")]
     pub movie_details: Option<MovieDetails>,
+}
+
+/// `moviesystem/v1/ratings.proto`: this system's extensions of the book's contract.
+pub mod v1 {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct GetRatingSummaryRequest {
+        #[prost(string, tag = "1")]
+        pub record_id: String,
+        #[prost(string, tag = "2")]
+        pub record_type: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RatingSummary {
+        #[prost(double, tag = "1")]
+        pub average: f64,
+        #[prost(uint64, tag = "2")]
+        pub count: u64,
+    }
 }

@@ -338,3 +338,36 @@ fn wrapping_messages_encode_as_the_file_declares() {
         "GetMovieDetailsResponse.movie_details"
     );
 }
+
+#[test]
+fn the_extensions_encode_as_their_versioned_file_declares() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let files = protox::compile(["moviesystem/v1/ratings.proto"], [dir]).expect("ratings.proto");
+    let pool = DescriptorPool::from_file_descriptor_set(files).unwrap();
+    let service = pool
+        .get_service_by_name("moviesystem.v1.RatingExtensions")
+        .expect("the RatingExtensions service");
+    let method = service.methods().next().expect("a method");
+    assert_eq!(
+        format!("/{}/{}", service.full_name(), method.name()),
+        paths::GET_RATING_SUMMARY
+    );
+    assert_encodes_as_declared(
+        &pool,
+        &v1::RatingSummary {
+            average: 4.5,
+            count: 2,
+        },
+        "moviesystem.v1.RatingSummary",
+        &[("average", Value::F64(4.5)), ("count", Value::U64(2))],
+    );
+    assert_encodes_as_declared(
+        &pool,
+        &v1::GetRatingSummaryRequest {
+            record_id: "m1".into(),
+            record_type: "movie".into(),
+        },
+        "moviesystem.v1.GetRatingSummaryRequest",
+        &[("record_id", text("m1")), ("record_type", text("movie"))],
+    );
+}

@@ -10,7 +10,7 @@ use movie_proto as proto;
 use service_kit::auth::Principal;
 use service_kit::edge::{Answer, Fields, RequestBody};
 use service_kit::grpc::{read_message, reply};
-use service_kit::{FieldErrors, Invalid};
+use service_kit::{FieldErrors, Invalid, Problem};
 
 /// A message's record as `movie.proto` names its fields.
 const MESSAGE_RECORD: RecordFields = ("record_type", "record_id");
@@ -21,15 +21,35 @@ pub async fn get_aggregated_rating<R: RatingRepository, B: RequestBody>(
     request: Request<B>,
 ) -> Answer {
     let call: proto::GetAggregatedRatingRequest = read_message(request).await?;
-    let fields = MessageFields(&[
-        ("record_type", &call.record_type),
-        ("record_id", &call.record_id),
-    ]);
+    let aggregate = aggregate_of(controller, &call.record_type, &call.record_id).await?;
+    Ok(reply(&aggregate_message(&aggregate)))
+}
+
+/// `moviesystem.v1.RatingExtensions/GetRatingSummary`: the aggregate and how many ratings
+/// it holds, `NOT_FOUND` for a record nobody rated.
+pub async fn get_rating_summary<R: RatingRepository, B: RequestBody>(
+    controller: &RatingController<R>,
+    request: Request<B>,
+) -> Answer {
+    let call: proto::v1::GetRatingSummaryRequest = read_message(request).await?;
+    let aggregate = aggregate_of(controller, &call.record_type, &call.record_id).await?;
+    Ok(reply(&proto::v1::RatingSummary {
+        average: aggregate.average(),
+        count: aggregate.count(),
+    }))
+}
+
+/// The aggregate of the record a message names.
+async fn aggregate_of<R: RatingRepository>(
+    controller: &RatingController<R>,
+    record_type: &String,
+    record_id: &String,
+) -> Result<AggregatedRating, Problem> {
+    let fields = MessageFields(&[("record_type", record_type), ("record_id", record_id)]);
     let mut errors = FieldErrors::new();
     let record = record_key(&mut errors, &fields, MESSAGE_RECORD);
     let record = errors.conclude(record)?;
-    let aggregate = controller.aggregate(&record).await?;
-    Ok(reply(&aggregate_message(&aggregate)))
+    Ok(controller.aggregate(&record).await?)
 }
 
 /// `PutRating`: the caller's own rating (or anyone's, with `ratings:admin`).
@@ -149,6 +169,26 @@ mod tests {
         assert_eq!(put_as(&c, "u1", "u1", 5), Ok(()), "PutRating u1");
         assert_eq!(put_as(&c, "u2", "u2", 4), Ok(()), "PutRating u2");
         assert_eq!(aggregate(&c, "movie", "m1"), Ok(4.5));
+    }
+
+    #[test]
+    fn the_summary_extension_counts_the_ratings() {
+        let c = controller();
+        put_as(&c, "u1", "u1", 5).unwrap();
+        put_as(&c, "u2", "u2", 2).unwrap();
+        let call = proto::v1::GetRatingSummaryRequest {
+            record_id: "m1".into(),
+            record_type: "movie".into(),
+        };
+        let summary =
+            grpc_call::<_, proto::v1::RatingSummary>(&c, None, paths::GET_RATING_SUMMARY, &call);
+        assert_eq!(
+            summary,
+            Ok(proto::v1::RatingSummary {
+                average: 3.5,
+                count: 2
+            })
+        );
     }
 
     #[test]

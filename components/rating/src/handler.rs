@@ -33,6 +33,8 @@ pub enum RatingRoute {
     RpcPut,
     /// gRPC `RatingService/GetAggregatedRating`.
     RpcAggregate,
+    /// gRPC `moviesystem.v1.RatingExtensions/GetRatingSummary`: the aggregate with its count.
+    RpcSummary,
 }
 
 /// The record addressed by the path, named as the path names it.
@@ -70,6 +72,11 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             paths::GET_AGGREGATED_RATING,
             RatingRoute::RpcAggregate,
         ),
+        (
+            Method::POST,
+            paths::GET_RATING_SUMMARY,
+            RatingRoute::RpcSummary,
+        ),
     ];
 
     async fn health_checks(&self) -> Vec<Check> {
@@ -86,9 +93,10 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             | RatingRoute::RpcPut => {
                 Access::AnyScope(&[scopes::RATINGS_WRITE, scopes::RATINGS_ADMIN])
             }
-            RatingRoute::Aggregate | RatingRoute::BookAverage | RatingRoute::RpcAggregate => {
-                Access::Public
-            }
+            RatingRoute::Aggregate
+            | RatingRoute::BookAverage
+            | RatingRoute::RpcAggregate
+            | RatingRoute::RpcSummary => Access::Public,
         }
     }
 
@@ -122,6 +130,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             RatingRoute::BookAverage => book_average(self, &query()).await,
             RatingRoute::RpcPut => grpc::put_rating(self, caller, routed.request).await,
             RatingRoute::RpcAggregate => grpc::get_aggregated_rating(self, routed.request).await,
+            RatingRoute::RpcSummary => grpc::get_rating_summary(self, routed.request).await,
         }
     }
 }

@@ -185,8 +185,8 @@ pub fn rejected_fields(body: &Value) -> Vec<String> {
 
 /// Asserts that the OpenAPI `document` (JSON) describes exactly what `S` serves: every REST
 /// route of `S::ROUTES` and its health report is an operation tagged `S::NAME`, and every
-/// operation tagged `S::NAME` is one of them. gRPC methods (`/Service/Method`, capitalised, as
-/// gRPC names them) are described by `proto/`, not here.
+/// operation tagged `S::NAME` is one of them. gRPC methods (`/package.Service/Method`, capitalised
+/// as gRPC names them) are described by `proto/`, not here.
 pub fn assert_routes_documented<S: HttpService>(document: &str) {
     let document: Value = serde_json::from_str(document).expect("the OpenAPI document is JSON");
     let mut served: Vec<(String, String)> = S::ROUTES
@@ -220,7 +220,9 @@ pub fn assert_routes_documented<S: HttpService>(document: &str) {
 fn is_grpc_method(pattern: &str) -> bool {
     let mut segments = pattern.trim_start_matches('/').split('/');
     let capitalised = |s: Option<&str>| s.is_some_and(|s| s.starts_with(char::is_uppercase));
-    capitalised(segments.next()) && capitalised(segments.next()) && segments.next().is_none()
+    // A service's full name may have a package: `moviesystem.v1.RatingExtensions`.
+    let service = segments.next().and_then(|full| full.rsplit('.').next());
+    capitalised(service) && capitalised(segments.next()) && segments.next().is_none()
 }
 
 /// The outcome of a gRPC call other than a reply: the status's code, message and the fields a
