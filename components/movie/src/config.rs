@@ -28,6 +28,12 @@ pub enum ConfigError {
         value: String,
         unit: &'static str,
     },
+    #[error("variable {name} = {value:?} is not one of {choices}")]
+    InvalidChoice {
+        name: &'static str,
+        value: String,
+        choices: &'static str,
+    },
     #[error("variable {name} = {value:?} is not an http(s) base URL: {reason}")]
     InvalidUrl {
         name: &'static str,
@@ -78,6 +84,30 @@ impl fmt::Display for BaseUrl {
 pub struct Upstreams {
     pub metadata: BaseUrl,
     pub rating: BaseUrl,
+    /// `upstream_protocol`: how both upstreams are called.
+    pub protocol: Protocol,
+}
+
+/// How the movie service talks to its upstreams: REST with JSON (the default, which
+/// revalidates cached views with ETags), or the book's gRPC methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Json,
+    Grpc,
+}
+
+impl Protocol {
+    pub fn parse(name: &'static str, raw: &str) -> Result<Self, ConfigError> {
+        match raw.trim() {
+            "json" => Ok(Self::Json),
+            "grpc" => Ok(Self::Grpc),
+            other => Err(ConfigError::InvalidChoice {
+                name,
+                value: other.to_owned(),
+                choices: "json or grpc",
+            }),
+        }
+    }
 }
 
 /// How views are cached and upstreams called. Defaults are in `spin.toml` and README's
@@ -114,7 +144,11 @@ impl Config {
         if let Some(cached) = CONFIG.with(|cell| cell.borrow().clone()) {
             return Ok(cached);
         }
-        let (metadata, rating) = futures::join!(url("metadata_url"), url("rating_url"));
+        let (metadata, rating, protocol) = futures::join!(
+            url("metadata_url"),
+            url("rating_url"),
+            variable("upstream_protocol")
+        );
         let (memory_fresh, memory_stale, store_fresh, store_stale, timeout) = futures::join!(
             millis("cache_memory_fresh_ms"),
             millis("cache_memory_stale_ms"),
@@ -133,6 +167,7 @@ impl Config {
             upstreams: Upstreams {
                 metadata: metadata?,
                 rating: rating?,
+                protocol: Protocol::parse("upstream_protocol", &protocol?)?,
             },
             settings: Settings {
                 memory: Ttl {

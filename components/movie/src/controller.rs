@@ -65,6 +65,9 @@ pub trait MetadataGateway {
         known: Option<&Validator>,
         timeout: Duration,
     ) -> Result<Fetched<MovieMetadata>, GatewayError>;
+
+    /// Whether the metadata service reports itself healthy within `timeout`.
+    async fn healthy(&self, timeout: Duration) -> bool;
 }
 
 /// The rating service as this one needs it: one attempt, abandoned after `timeout`.
@@ -77,6 +80,9 @@ pub trait RatingGateway {
         known: Option<&Validator>,
         timeout: Duration,
     ) -> Result<Fetched<RatingSummary>, GatewayError>;
+
+    /// Whether the rating service reports itself healthy within `timeout`.
+    async fn healthy(&self, timeout: Duration) -> bool;
 }
 
 /// The movie service's own key-value store: cached views and breaker state.
@@ -292,6 +298,13 @@ where
 
     pub async fn health(&self) -> Result<(), CacheError> {
         self.cache.ping().await
+    }
+
+    /// Whether each upstream reports itself healthy, asked concurrently, each within one
+    /// attempt's timeout: for the gRPC health service, which answers for the whole system.
+    pub async fn upstreams_healthy(&self) -> (bool, bool) {
+        let timeout = self.settings.retry.attempt_timeout;
+        futures::join!(self.metadata.healthy(timeout), self.rating.healthy(timeout))
     }
 
     /// Composes the view, revalidating `stale` if given; `in_store` is what the store holds,

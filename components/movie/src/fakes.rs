@@ -184,6 +184,10 @@ impl MetadataGateway for &Fakes {
         self.call(&self.metadata_script, answer, known, timeout)
             .await
     }
+
+    async fn healthy(&self, _: Duration) -> bool {
+        self.metadata_script.failing.borrow().is_none()
+    }
 }
 
 impl RatingGateway for &Fakes {
@@ -195,6 +199,10 @@ impl RatingGateway for &Fakes {
     ) -> Result<Fetched<RatingSummary>, GatewayError> {
         let answer = self.ratings.borrow().get(id.as_str()).copied();
         self.call(&self.rating_script, answer, known, timeout).await
+    }
+
+    async fn healthy(&self, _: Duration) -> bool {
+        self.rating_script.failing.borrow().is_none()
     }
 }
 

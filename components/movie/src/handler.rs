@@ -6,15 +6,20 @@ use crate::clock::Clock;
 use crate::controller::{
     CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, Served,
 };
+use crate::grpc;
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
-use http::header::{AGE, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, PRAGMA};
+use http::header::{AGE, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, PRAGMA, VARY};
 use http::{Method, StatusCode};
+use movie_proto::paths;
+use prost::Message;
+use service_kit::edge::negotiate::{Format, PROTOBUF};
 use service_kit::edge::rate_limit::{annotate, client_key};
 use service_kit::edge::respond;
 use service_kit::edge::{
     Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
 };
+use service_kit::grpc::health;
 use service_kit::rate_limit::RequestCounter;
 
 /// RFC 9211: what this service's cache did for the response.
@@ -27,6 +32,12 @@ pub enum MovieRoute {
     Details,
     /// The book's `GET /movie?id=`, in the book's shape.
     BookDetails,
+    /// gRPC `MovieService/GetMovieDetails`.
+    RpcDetails,
+    /// gRPC `grpc.health.v1.Health/Check`, for the whole system.
+    HealthCheck,
+    /// gRPC `grpc.health.v1.Health/Watch`: one message, then the stream ends.
+    HealthWatch,
 }
 
 impl<M, R, C, K, L> HttpService for MovieController<M, R, C, K, L>
@@ -43,6 +54,13 @@ where
     const ROUTES: &'static [Route<MovieRoute>] = &[
         (Method::GET, "/movies/{id}", MovieRoute::Details),
         (Method::GET, "/movie", MovieRoute::BookDetails),
+        (
+            Method::POST,
+            paths::GET_MOVIE_DETAILS,
+            MovieRoute::RpcDetails,
+        ),
+        (Method::POST, health::CHECK_PATH, MovieRoute::HealthCheck),
+        (Method::POST, health::WATCH_PATH, MovieRoute::HealthWatch),
     ];
 
     async fn health_checks(&self) -> Vec<Check> {
@@ -53,20 +71,31 @@ where
         let id = match route {
             MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
             MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
+            MovieRoute::RpcDetails => return grpc::get_movie_details(self, routed.request).await,
+            MovieRoute::HealthCheck => return grpc::health(self, routed.request, false).await,
+            MovieRoute::HealthWatch => return grpc::health(self, routed.request, true).await,
         };
         let headers = routed.request.headers();
         let client = client_key(headers, &self.limits.trusted);
         let served = self.view(&id, freshness(headers), &client).await?;
         let details = &served.view.details;
         let unavailable = served.rating_unavailable;
-        let mut response = match route {
-            MovieRoute::Details => {
-                respond::json(StatusCode::OK, &DetailsView::new(details, unavailable))
+        let format = Format::accepted(headers);
+        let mut response = match (route, format) {
+            (_, Format::Protobuf) => {
+                let message = grpc::details_message(&served);
+                respond::bytes(StatusCode::OK, PROTOBUF, message.encode_to_vec())
             }
-            MovieRoute::BookDetails => {
+            (MovieRoute::BookDetails, Format::Json) => {
                 respond::json(StatusCode::OK, &BookDetailsView::new(details, unavailable))
             }
+            (_, Format::Json) => {
+                respond::json(StatusCode::OK, &DetailsView::new(details, unavailable))
+            }
         };
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("accept"));
         caching_headers(&mut response, &served);
         if let Some(decision) = &served.rate {
             annotate(&mut response, decision);
@@ -104,7 +133,7 @@ pub fn freshness(request: &HeaderMap) -> Freshness {
 
 /// `Cache-Status`, `Age` and `Cache-Control`, so HTTP caches in front of Spin can keep a view
 /// as long as this service would; a degraded view is not to be stored anywhere.
-fn caching_headers(response: &mut HttpResponse, served: &Served) {
+pub(crate) fn caching_headers(response: &mut HttpResponse, served: &Served) {
     let headers = response.headers_mut();
     if let Ok(status) = HeaderValue::try_from(served.outcome.header(served.stored)) {
         headers.insert(CACHE_STATUS, status);

@@ -14,6 +14,7 @@ pub mod controller;
 #[cfg(test)]
 pub mod fakes;
 pub mod gateway;
+pub mod grpc;
 pub mod handler;
 pub mod migrations;
 pub mod model;
@@ -58,8 +59,8 @@ mod entry {
         };
         let controller = MovieController::new(
             (
-                HttpMetadataGateway::new(config.upstreams.metadata),
-                HttpRatingGateway::new(config.upstreams.rating),
+                HttpMetadataGateway::new(config.upstreams.metadata, config.upstreams.protocol),
+                HttpRatingGateway::new(config.upstreams.rating, config.upstreams.protocol),
             ),
             // The counts' connection opens on first use: a cache hit never opens it.
             (KeyValueCache, service_kit::sqlite::for_instance(&DATABASE)),

@@ -1,10 +1,12 @@
-//! The rating service: `GET {rating_url}/ratings/movie/{id}`.
+//! The rating service: `GET {rating_url}/ratings/movie/{id}`, or its gRPC `GetRatingSummary`
+//! (the book's `GetAggregatedRating` has no count).
 
-use super::request::get_json;
+use super::request::{call_grpc, get_json};
 use crate::cache::entry::Validator;
-use crate::config::BaseUrl;
+use crate::config::{BaseUrl, Protocol};
 use crate::controller::{Fetched, GatewayError, RatingGateway};
 use crate::model::{MovieId, RatingSummary};
+use movie_proto::{self as proto, paths};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -20,11 +22,12 @@ struct Aggregate {
 
 pub struct HttpRatingGateway {
     base: BaseUrl,
+    protocol: Protocol,
 }
 
 impl HttpRatingGateway {
-    pub fn new(base: BaseUrl) -> Self {
-        Self { base }
+    pub fn new(base: BaseUrl, protocol: Protocol) -> Self {
+        Self { base, protocol }
     }
 }
 
@@ -35,6 +38,26 @@ impl RatingGateway for HttpRatingGateway {
         known: Option<&Validator>,
         timeout: Duration,
     ) -> Result<Fetched<RatingSummary>, GatewayError> {
+        if self.protocol == Protocol::Grpc {
+            let url = self.base.join(paths::GET_RATING_SUMMARY);
+            let call = proto::v1::GetRatingSummaryRequest {
+                record_id: id.as_str().to_owned(),
+                record_type: RECORD_TYPE.to_owned(),
+            };
+            return Ok(
+                match call_grpc::<_, proto::v1::RatingSummary>(&url, &call, timeout).await? {
+                    Fetched::Found { value, tag } => Fetched::Found {
+                        value: RatingSummary {
+                            average: value.average,
+                            count: value.count,
+                        },
+                        tag,
+                    },
+                    Fetched::Absent => Fetched::Absent,
+                    Fetched::NotModified => Fetched::NotModified,
+                },
+            );
+        }
         let url = self.base.join(&format!("/ratings/{RECORD_TYPE}/{id}"));
         Ok(match get_json::<Aggregate>(&url, known, timeout).await? {
             Fetched::Found {
@@ -47,5 +70,12 @@ impl RatingGateway for HttpRatingGateway {
             Fetched::Absent => Fetched::Absent,
             Fetched::NotModified => Fetched::NotModified,
         })
+    }
+
+    /// Its own health report, `GET {rating_url}/health/rating`: healthy when it answers 200.
+    async fn healthy(&self, timeout: Duration) -> bool {
+        let url = self.base.join("/health/rating");
+        let report = get_json::<serde_json::Value>(&url, None, timeout).await;
+        matches!(report, Ok(Fetched::Found { .. }))
     }
 }

@@ -60,6 +60,74 @@ pub async fn get_json<T: DeserializeOwned>(
         .unwrap_or(Err(GatewayError::TimedOut))
 }
 
+/// One unary gRPC call to `url` (a method's full URL) with `message`, abandoned after
+/// `timeout` like [`get_json`]. `NOT_FOUND` is an absent resource; the status of any other
+/// failure is read as the HTTP status it stands for ([`grpc_failure`]). gRPC has no
+/// validators, so a view composed over gRPC is never revalidated with a 304.
+#[cfg(target_arch = "wasm32")]
+pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
+    url: &str,
+    message: &Q,
+    timeout: Duration,
+) -> Result<Fetched<A>, GatewayError> {
+    let attempt = wasm::call_grpc(url, message, timeout);
+    let timer = spin_sdk::time::sleep(timeout);
+    service_kit::deadline::within(timer, attempt)
+        .await
+        .unwrap_or(Err(GatewayError::TimedOut))
+}
+
+/// Native builds (unit tests) have no outbound HTTP.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
+    url: &str,
+    _message: &Q,
+    _timeout: Duration,
+) -> Result<Fetched<A>, GatewayError> {
+    Err(GatewayError::Transport(format!(
+        "POST {url}: no outbound HTTP outside wasm"
+    )))
+}
+
+/// What an upstream's gRPC status means here: `OK` the reply, `NOT_FOUND` an absent resource,
+/// `UNAVAILABLE` and `RESOURCE_EXHAUSTED` a 503 (worth retrying), `DEADLINE_EXCEEDED` a
+/// timeout, `INTERNAL` and `UNKNOWN` a 500, anything else an unusable answer.
+pub fn grpc_failure(code: u8, message: &str) -> GatewayError {
+    match code {
+        4 => GatewayError::TimedOut,
+        8 | 14 => GatewayError::Status(503),
+        2 | 13 => GatewayError::Status(500),
+        other => GatewayError::Malformed(format!("gRPC status {other}: {message}")),
+    }
+}
+
+/// The reply of a gRPC call from its status and body: the message, or absent, or the failure.
+pub fn read_grpc<A: prost::Message + Default>(
+    url: &str,
+    status: Option<&HeaderValue>,
+    message: Option<&HeaderValue>,
+    body: &[u8],
+) -> Result<Fetched<A>, GatewayError> {
+    let malformed = |what: String| GatewayError::Malformed(format!("POST {url}: {what}"));
+    let code = status
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u8>().ok())
+        .ok_or_else(|| malformed("no grpc-status".into()))?;
+    match code {
+        0 => {
+            let framed = service_kit::grpc::wire::unframe(body)
+                .map_err(|problem| malformed(problem.detail().to_owned()))?;
+            let value = A::decode(framed).map_err(|error| malformed(error.to_string()))?;
+            Ok(Fetched::Found { value, tag: None })
+        }
+        5 => Ok(Fetched::Absent),
+        other => {
+            let message = message.and_then(|m| m.to_str().ok()).unwrap_or_default();
+            Err(grpc_failure(other, message))
+        }
+    }
+}
+
 /// Native builds (unit tests) have no outbound HTTP.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn get_json<T: DeserializeOwned>(
@@ -129,6 +197,54 @@ mod wasm {
             value: parse(url, &body)?,
             tag,
         })
+    }
+
+    pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
+        url: &str,
+        message: &Q,
+        timeout: Duration,
+    ) -> Result<Fetched<A>, GatewayError> {
+        let transport = |error: String| GatewayError::Transport(format!("POST {url}: {error}"));
+        let body = spin_sdk::http::FullBody::new(service_kit::grpc::wire::frame(message));
+        let mut request = http::Request::post(url)
+            .header(CONTENT_TYPE, service_kit::grpc::wire::GRPC)
+            .header("te", "trailers")
+            .body(body)
+            .map_err(|error| transport(error.to_string()))?;
+        request
+            .extensions_mut()
+            .insert(RequestOptionsExtension(options(timeout)));
+        let response = spin_sdk::http::send(request)
+            .await
+            .map_err(|error| match error {
+                ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
+                    GatewayError::TimedOut
+                }
+                other => transport(format!("{other:?}")),
+            })?;
+        if response.status() != StatusCode::OK {
+            return Err(GatewayError::Status(response.status().as_u16()));
+        }
+        let (parts, body) = response.into_parts();
+        let collected = Limited::new(body, MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|error| GatewayError::Malformed(format!("POST {url}: {error}")))?;
+        // A status in the trailers, or in the headers of a trailers-only answer.
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let field = |name: &str| {
+            trailers
+                .get(name)
+                .or_else(|| parts.headers.get(name))
+                .cloned()
+        };
+        let (status, message) = (field("grpc-status"), field("grpc-message"));
+        read_grpc(
+            url,
+            status.as_ref(),
+            message.as_ref(),
+            &collected.to_bytes(),
+        )
     }
 
     /// The `wasi:http` timeouts Spin applies to a call over the network (600 s each unless

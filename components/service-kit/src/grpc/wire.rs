@@ -54,8 +54,8 @@ where
     })
 }
 
-/// The message of a single frame.
-fn unframe(bytes: &[u8]) -> Result<&[u8], Problem> {
+/// The message of a single frame (a request's, or a reply's for a client).
+pub fn unframe(bytes: &[u8]) -> Result<&[u8], Problem> {
     let (prefix, message) = bytes
         .split_at_checked(PREFIX_BYTES)
         .ok_or_else(|| Problem::bad_request("the request holds no complete message frame"))?;
@@ -82,15 +82,20 @@ fn unframe(bytes: &[u8]) -> Result<&[u8], Problem> {
 
 /// A successful reply: `message` in one frame, then `grpc-status: 0`.
 pub fn reply(message: &impl prost::Message) -> HttpResponse {
+    let mut trailers = HeaderMap::new();
+    trailers.insert(GRPC_STATUS, HeaderValue::from(u16::from(Code::Ok.number())));
+    grpc_response(frame(message), trailers)
+}
+
+/// `message` as one uncompressed frame (a reply's, or a request's for a client).
+pub fn frame(message: &impl prost::Message) -> Bytes {
     let length = message.encoded_len();
     let mut framed = BytesMut::with_capacity(PREFIX_BYTES + length);
     framed.put_u8(0);
     framed.put_u32(u32::try_from(length).unwrap_or(u32::MAX));
     // Encoding into a buffer of sufficient capacity cannot fail.
     let _ = message.encode(&mut framed);
-    let mut trailers = HeaderMap::new();
-    trailers.insert(GRPC_STATUS, HeaderValue::from(u16::from(Code::Ok.number())));
-    grpc_response(framed.freeze(), trailers)
+    framed.freeze()
 }
 
 /// `200 application/grpc` with `data`, then `trailers`. The length is stated, as on every

@@ -1,0 +1,210 @@
+//! The book's `MovieService` over gRPC, the same composed view as `GET /movies/{id}` (cache,
+//! retries, breaker and all), and the standard `grpc.health.v1.Health` service for the whole
+//! system.
+//!
+//! Spin routes one path to one component, so one component must own
+//! `/grpc.health.v1.Health/...`: movie does, since it already calls the two upstreams. It asks
+//! them the way an operator would, through their `/health/{service}` reports, so every
+//! answer comes from the same checks as the REST health routes.
+
+use crate::clock::Clock;
+use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway, Served};
+use crate::handler::{caching_headers, freshness};
+use crate::model::MovieId;
+use http::Request;
+use movie_proto::{self as proto, services};
+use service_kit::Problem;
+use service_kit::edge::rate_limit::{annotate, client_key};
+use service_kit::edge::{Answer, RequestBody};
+use service_kit::field::one;
+use service_kit::grpc::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
+use service_kit::grpc::{read_message, reply};
+use service_kit::rate_limit::RequestCounter;
+
+/// The extension service rating also serves, which the health service knows too.
+const RATING_EXTENSIONS: &str = "moviesystem.v1.RatingExtensions";
+
+/// `GetMovieDetails`: the view's mean rating (0 while unrated or while the rating service is
+/// unavailable; the `movie-degraded` header says which) and its metadata.
+pub async fn get_movie_details<M, R, C, K, L, B>(
+    controller: &MovieController<M, R, C, K, L>,
+    request: Request<B>,
+) -> Answer
+where
+    M: MetadataGateway,
+    R: RatingGateway,
+    C: CacheStore,
+    K: Clock,
+    L: RequestCounter,
+    B: RequestBody,
+{
+    let client = client_key(request.headers(), &controller.limits.trusted);
+    let freshness = freshness(request.headers());
+    let call: proto::GetMovieDetailsRequest = read_message(request).await?;
+    let id = one("movie_id", MovieId::parse(&call.movie_id))?;
+    let served = controller.view(&id, freshness, &client).await?;
+    let mut response = reply(&proto::GetMovieDetailsResponse {
+        movie_details: Some(details_message(&served)),
+    });
+    caching_headers(&mut response, &served);
+    if let Some(decision) = &served.rate {
+        annotate(&mut response, decision);
+    }
+    Ok(response)
+}
+
+/// The book's `MovieDetails` of a served view.
+pub fn details_message(served: &Served) -> proto::MovieDetails {
+    let details = &served.view.details;
+    let metadata = &details.metadata;
+    proto::MovieDetails {
+        rating: details.rating.map_or(0.0, |rating| rating.average),
+        metadata: Some(proto::Metadata {
+            id: metadata.id.clone(),
+            title: metadata.title.clone(),
+            description: metadata.description.clone(),
+            director: metadata.director.clone(),
+        }),
+    }
+}
+
+/// `grpc.health.v1.Health/Check` (and `Watch`, answered with the current status as its only
+/// message): `""` is the whole system (all three services serving), then each service by its
+/// gRPC name. An unknown name is `NOT_FOUND` from `Check` and `SERVICE_UNKNOWN` from `Watch`,
+/// as the health protocol says.
+pub async fn health<M, R, C, K, L, B>(
+    controller: &MovieController<M, R, C, K, L>,
+    request: Request<B>,
+    watch: bool,
+) -> Answer
+where
+    M: MetadataGateway,
+    R: RatingGateway,
+    C: CacheStore,
+    K: Clock,
+    L: RequestCounter,
+    B: RequestBody,
+{
+    let call: HealthCheckRequest = read_message(request).await?;
+    let own = || async { controller.health().await.is_ok() };
+    let serving = match call.service.as_str() {
+        "" => {
+            let (own, (metadata, rating)) = futures::join!(own(), controller.upstreams_healthy());
+            own && metadata && rating
+        }
+        services::MOVIE => own().await,
+        services::METADATA => controller.upstreams_healthy().await.0,
+        services::RATING | RATING_EXTENSIONS => controller.upstreams_healthy().await.1,
+        _ if watch => {
+            return Ok(reply(&HealthCheckResponse {
+                status: ServingStatus::ServiceUnknown.into(),
+            }));
+        }
+        other => {
+            return Err(Problem::not_found(format!(
+                "the health service knows no service {other:?}"
+            )));
+        }
+    };
+    Ok(reply(&HealthCheckResponse::new(serving)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::GatewayError;
+    use crate::fakes::Fakes;
+    use proto::paths;
+    use service_kit::grpc::health::{CHECK_PATH, WATCH_PATH};
+    use service_kit::testing::{GrpcFailure, grpc_call};
+
+    fn details(fakes: &Fakes, id: &str) -> Result<proto::MovieDetails, GrpcFailure> {
+        let call = proto::GetMovieDetailsRequest {
+            movie_id: id.into(),
+        };
+        grpc_call::<_, proto::GetMovieDetailsResponse>(
+            &fakes.controller(),
+            None,
+            paths::GET_MOVIE_DETAILS,
+            &call,
+        )
+        .map(|reply| reply.movie_details.unwrap_or_default())
+    }
+
+    fn health_of(fakes: &Fakes, path: &str, service: &str) -> Result<i32, GrpcFailure> {
+        let call = HealthCheckRequest {
+            service: service.into(),
+        };
+        grpc_call::<_, HealthCheckResponse>(&fakes.controller(), None, path, &call)
+            .map(|reply| reply.status)
+    }
+
+    #[test]
+    fn the_details_are_the_composed_view() {
+        let fakes = Fakes::with_movie();
+        fakes.rate(4.5, 2);
+        let details = details(&fakes, "m1").unwrap();
+        assert_eq!(details.rating, 4.5);
+        assert_eq!(details.metadata.map(|m| m.id), Some("m1".to_owned()));
+    }
+
+    #[test]
+    fn an_absent_movie_is_not_found_and_a_bad_id_names_movie_id() {
+        let fakes = Fakes::with_movie();
+        assert_eq!(details(&fakes, "m2").map_err(|f| f.code), Err(5));
+        let failure = details(&fakes, "a b").unwrap_err();
+        assert_eq!(
+            (failure.code, failure.fields),
+            (3, vec!["movie_id".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_failing_metadata_service_is_unavailable() {
+        let fakes = Fakes::with_movie();
+        *fakes.metadata_script.failing.borrow_mut() = Some(GatewayError::Status(503));
+        assert_eq!(details(&fakes, "m1").map_err(|f| f.code), Err(14));
+    }
+
+    #[test]
+    fn the_system_is_serving_while_every_service_is() {
+        let fakes = Fakes::with_movie();
+        for service in ["", "MovieService", "MetadataService", "RatingService"] {
+            assert_eq!(
+                health_of(&fakes, CHECK_PATH, service),
+                Ok(ServingStatus::Serving.into()),
+                "Check {service:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_rating_service_is_not_serving_and_so_is_the_system() {
+        let fakes = Fakes::with_movie();
+        *fakes.rating_script.failing.borrow_mut() = Some(GatewayError::Status(503));
+        for service in ["", "RatingService"] {
+            assert_eq!(
+                health_of(&fakes, CHECK_PATH, service),
+                Ok(ServingStatus::NotServing.into()),
+                "Check {service:?}"
+            );
+        }
+        assert_eq!(
+            health_of(&fakes, CHECK_PATH, "MetadataService"),
+            Ok(ServingStatus::Serving.into())
+        );
+    }
+
+    #[test]
+    fn an_unknown_service_is_not_found_from_check_and_service_unknown_from_watch() {
+        let fakes = Fakes::with_movie();
+        assert_eq!(
+            health_of(&fakes, CHECK_PATH, "Nope").map_err(|f| f.code),
+            Err(5)
+        );
+        assert_eq!(
+            health_of(&fakes, WATCH_PATH, "Nope"),
+            Ok(ServingStatus::ServiceUnknown.into())
+        );
+    }
+}
