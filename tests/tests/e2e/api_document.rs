@@ -3,6 +3,8 @@
 //! (Each component's unit tests check its own route table against the document.)
 
 use super::common::repo_root;
+use movie_proto::paths;
+use service_kit::grpc::health;
 use spin_test_host::manifest::{Manifest, RouteDecl};
 use spin_test_host::triggers::http::routing::Router;
 use std::collections::BTreeSet;
@@ -73,9 +75,21 @@ fn every_operation_is_routed_to_the_component_its_tag_names() {
 fn every_http_trigger_serves_a_documented_operation() {
     let manifest = Manifest::load(&repo_root().join("spin.toml")).expect("spin.toml");
     let router = Router::build(&manifest).expect("routes");
-    let served: BTreeSet<String> = operations()
-        .iter()
-        .filter_map(|(path, _)| router.route(path).map(|matched| matched.raw_route))
+    // gRPC methods are documented by the proto files, REST operations by the OpenAPI document.
+    let grpc_methods = [
+        paths::GET_METADATA,
+        paths::PUT_METADATA,
+        paths::GET_AGGREGATED_RATING,
+        paths::PUT_RATING,
+        paths::GET_MOVIE_DETAILS,
+        paths::GET_RATING_SUMMARY,
+        health::CHECK_PATH,
+        health::WATCH_PATH,
+    ];
+    let rest_paths = operations().into_iter().map(|(path, _)| path);
+    let served: BTreeSet<String> = rest_paths
+        .chain(grpc_methods.map(str::to_owned))
+        .filter_map(|path| router.route(&path).map(|matched| matched.raw_route))
         .collect();
     let triggers: BTreeSet<String> = manifest
         .trigger

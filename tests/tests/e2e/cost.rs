@@ -313,3 +313,71 @@ async fn a_warm_token_request_is_two_statements() {
         "statements of a second POST /auth/token"
     );
 }
+
+/// A unary gRPC call through the app, in process; answers the status from its trailers.
+async fn grpc(app: &App, path: &str, message: &impl prost::Message) -> Option<String> {
+    let request = http::Request::post(path)
+        .header("content-type", "application/grpc")
+        .body(service_kit::grpc::wire::frame(message))
+        .unwrap();
+    let response = app.send(request).await.unwrap();
+    response.trailer("grpc-status").map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_grpc_read_costs_what_its_rest_route_does_one_statement() {
+    let app = warm_system().await;
+    let get = movie_proto::GetMetadataRequest {
+        movie_id: "m1".into(),
+    };
+    grpc(&app, movie_proto::paths::GET_METADATA, &get).await;
+    let before = HostCalls::of(&app);
+    let calls = 5;
+    for _ in 0..calls {
+        let status = grpc(&app, movie_proto::paths::GET_METADATA, &get).await;
+        assert_eq!(status.as_deref(), Some("0"), "GetMetadata m1");
+    }
+    let expected = HostCalls {
+        metadata_statements: calls,
+        ..HostCalls::default()
+    };
+    assert_eq!(
+        HostCalls::of(&app).since(before),
+        expected,
+        "{calls} warm GetMetadata calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_view_composed_over_grpc_upstreams_costs_what_one_over_json_does() {
+    let mut variables = common::long_lived_cache();
+    variables.insert("upstream_protocol".into(), "grpc".into());
+    let app = common::movie_system_with(AppOptions {
+        variables,
+        ..AppOptions::default()
+    });
+    let put = app
+        .request(Method::PUT, "/metadata/m1", Some(json!({"title": "Cheap"})))
+        .await
+        .unwrap();
+    assert_eq!(put.status, StatusCode::CREATED, "PUT /metadata/m1");
+    common::get_uncached(&app, "/movies/m1").await;
+    let before = HostCalls::of(&app);
+    let views = 5;
+    for _ in 0..views {
+        let response = common::get_uncached(&app, "/movies/m1").await;
+        assert_eq!(response.status, StatusCode::OK, "GET /movies/m1 (no-cache)");
+    }
+    let expected = HostCalls {
+        metadata_statements: views,
+        rating_statements: views,
+        movie_outbound_requests: 2 * views,
+        movie_key_value_reads: 2 * views,
+        ..HostCalls::default()
+    };
+    assert_eq!(
+        HostCalls::of(&app).since(before),
+        expected,
+        "{views} GET /movies/m1 (no-cache) composed over gRPC"
+    );
+}

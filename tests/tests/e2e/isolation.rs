@@ -142,3 +142,38 @@ async fn auth_opens_only_its_own_database_and_calls_nothing() {
     )
     .await;
 }
+
+/// Each gRPC service is served by its own component alone: a call (here an empty, invalid one,
+/// so nothing is chained) runs exactly one fresh instance, of the component that owns the path.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_grpc_path_runs_only_the_component_that_owns_it() {
+    let system = common::movie_system_with(AppOptions {
+        limits: spin_test_host::InstanceLimits::NO_REUSE,
+        ..AppOptions::default()
+    });
+    let app = &system.app;
+    let paths = [
+        (movie_proto::paths::GET_METADATA, "metadata"),
+        (movie_proto::paths::GET_AGGREGATED_RATING, "rating"),
+        (movie_proto::paths::GET_RATING_SUMMARY, "rating"),
+        (movie_proto::paths::GET_MOVIE_DETAILS, "movie"),
+    ];
+    for (path, owner) in paths {
+        let before: Vec<usize> = ["metadata", "rating", "movie", "auth"]
+            .iter()
+            .map(|c| app.stats(c).unwrap().instantiated())
+            .collect();
+        let request = http::Request::post(path)
+            .header("content-type", "application/grpc")
+            .body(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]))
+            .unwrap();
+        app.send(request).await.unwrap();
+        let ran: Vec<&str> = ["metadata", "rating", "movie", "auth"]
+            .iter()
+            .zip(before)
+            .filter(|(c, before)| app.stats(c).unwrap().instantiated() > *before)
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(ran, [owner], "POST {path} ran these components");
+    }
+}

@@ -7,7 +7,7 @@ use super::problem::Problem;
 use super::request::{RequestBody, bounded_body, media_type};
 use super::respond::{self, HttpResponse};
 use http::header::{ETAG, HeaderMap, HeaderValue, VARY};
-use http::{HeaderName, StatusCode, header::ACCEPT};
+use http::{StatusCode, header::ACCEPT};
 use serde::Serialize;
 
 /// The media type of a protobuf message on the REST routes.
@@ -86,7 +86,7 @@ pub fn representation<M: prost::Message>(
     };
     response
         .headers_mut()
-        .insert(VARY, HeaderValue::from_name(HeaderName::from(ACCEPT)));
+        .insert(VARY, HeaderValue::from_static("accept"));
     Ok(response)
 }
 
