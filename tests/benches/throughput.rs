@@ -8,7 +8,8 @@
 //! (all). The write scenarios are the issue's: every request a new user's rating, spread over
 //! 100 records or all on one (the hot aggregate row). The movie scenarios separate the cache's
 //! levels: a hot movie (memory hits), the same with the memory level off (store hits), every
-//! view composed (`Cache-Control: no-cache`), and one in ten composed.
+//! view composed (`Cache-Control: no-cache`), and one in ten composed; every view composed
+//! with gRPC upstreams, and a gRPC read beside its REST route.
 
 use futures::future::join_all;
 use http::Method;
@@ -44,6 +45,9 @@ enum Scenario {
     ReadUncachedEvery(&'static str, usize),
     /// `PUT` of a new rating by a user nobody used before, on one of `records` movies.
     RateByNewUsers { records: usize },
+    /// gRPC `MetadataService/GetMetadata` of a movie cycling over [`MOVIES`] (over HTTP/1.1:
+    /// the framing's cost, not a gRPC client's).
+    GrpcGetMetadata,
 }
 
 impl Scenario {
@@ -75,6 +79,15 @@ impl Scenario {
                 ))
                 .bearer_auth(editor())
                 .json(&json!({"value": i % 5 + 1})),
+            Self::GrpcGetMetadata => {
+                let call = movie_proto::GetMetadataRequest {
+                    movie_id: format!("m{}", i % MOVIES),
+                };
+                client
+                    .post(format!("{base}{}", movie_proto::paths::GET_METADATA))
+                    .header("content-type", "application/grpc")
+                    .body(service_kit::grpc::wire::frame(&call))
+            }
         }
     }
 }
@@ -88,6 +101,8 @@ enum Target {
     StoreOnly,
     /// Rate limits on with a quota never reached: what the per-client count costs.
     Metered,
+    /// movie calls its upstreams over gRPC (`upstream_protocol = grpc`).
+    GrpcUpstreams,
 }
 
 impl Target {
@@ -104,6 +119,11 @@ impl Target {
             Self::Metered => &[
                 ("write_rate_limit", "1000000000"),
                 ("view_rate_limit", "1000000000"),
+            ],
+            Self::GrpcUpstreams => &[
+                ("write_rate_limit", "0"),
+                ("view_rate_limit", "0"),
+                ("upstream_protocol", "grpc"),
             ],
         }
     }
@@ -177,6 +197,16 @@ const SCENARIOS: &[(&str, Target, Scenario)] = &[
         Scenario::ReadUncachedEvery("/movies/m{i}", 10),
     ),
     (
+        "GET /movies/{id}, forced miss, gRPC upstreams",
+        Target::GrpcUpstreams,
+        Scenario::ReadUncachedEvery("/movies/m{i}", 1),
+    ),
+    (
+        "gRPC GetMetadata",
+        Target::Defaults,
+        Scenario::GrpcGetMetadata,
+    ),
+    (
         "PUT rating, new users, 100 records",
         Target::Defaults,
         Scenario::RateByNewUsers { records: MOVIES },
@@ -205,14 +235,15 @@ async fn main() -> anyhow::Result<()> {
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let only = args.next().unwrap_or_default();
 
-    let (defaults, store_only, metered) = (
+    let (defaults, store_only, metered, grpc) = (
         Seeded::serve(Target::Defaults).await?,
         Seeded::serve(Target::StoreOnly).await?,
         Seeded::serve(Target::Metered).await?,
+        Seeded::serve(Target::GrpcUpstreams).await?,
     );
     println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
-        "{:<40} {:>9} {:>9} {:>9} {:>9}",
+        "{:<46} {:>9} {:>9} {:>9} {:>9}",
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
     );
     for (label, target, scenario) in SCENARIOS.iter().filter(|(l, _, _)| l.contains(&only)) {
@@ -220,6 +251,7 @@ async fn main() -> anyhow::Result<()> {
             Target::Defaults => &defaults,
             Target::StoreOnly => &store_only,
             Target::Metered => &metered,
+            Target::GrpcUpstreams => &grpc,
         };
         report(label, &app.server.url(), *scenario, connections, seconds).await?;
     }
