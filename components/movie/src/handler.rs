@@ -191,6 +191,28 @@ mod tests {
     }
 
     #[test]
+    fn a_client_accepting_protobuf_gets_the_books_movie_details() {
+        let fakes = Fakes::with_movie();
+        fakes.rate(4.0, 2);
+        let response = respond(&fakes, "/movies/m1", &[("accept", PROTOBUF)]);
+        assert_eq!(
+            (header(&response, "content-type"), header(&response, "vary")),
+            (Some(PROTOBUF), Some("accept")),
+            "GET /movies/m1 accepting protobuf"
+        );
+        let bytes = futures::executor::block_on(http_body_util::BodyExt::collect(
+            response.into_body(),
+        ))
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+        let details = movie_proto::MovieDetails::decode(bytes).unwrap_or_default();
+        assert_eq!(
+            (details.rating, details.metadata.map(|m| m.id)),
+            (4.0, Some("m1".to_owned()))
+        );
+    }
+
+    #[test]
     fn an_unrated_movie_has_a_null_rating_and_zero_count() {
         let (status, body) = call(&Fakes::with_movie(), Method::GET, "/movies/m1");
         assert_eq!(

@@ -271,3 +271,73 @@ async fn the_health_service_answers_for_the_system_and_each_service() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_health_service_reports_a_dead_upstream_as_not_serving() {
+    use service_kit::grpc::health::{
+        CHECK_PATH, HealthCheckRequest, HealthCheckResponse, ServingStatus,
+    };
+    let system = common::movie_system_with(AppOptions {
+        variables: [("metadata_url".to_owned(), crate::common::stub::dead_url())].into(),
+        ..AppOptions::default()
+    });
+    let server = system.app.serve().await.expect("serving the app");
+    for (service, expected) in [
+        ("", ServingStatus::NotServing),
+        ("MetadataService", ServingStatus::NotServing),
+        ("RatingService", ServingStatus::Serving),
+    ] {
+        let check = HealthCheckRequest {
+            service: service.into(),
+        };
+        let status = call::<_, HealthCheckResponse>(&server.url(), CHECK_PATH, check, None).await;
+        assert_eq!(
+            status.map(|s| s.status).map_err(|s| s.to_string()),
+            Ok(expected.into()),
+            "Check {service:?} with metadata unreachable"
+        );
+    }
+}
+
+/// Sends raw bytes as an editor's gRPC request in process; answers the status and message
+/// trailers.
+async fn raw_call(system: &MovieSystem, path: &str, body: Vec<u8>) -> (String, String) {
+    let request = http::Request::post(path)
+        .header("content-type", "application/grpc")
+        .header("authorization", format!("Bearer {}", editor_token()))
+        .body(bytes::Bytes::from(body))
+        .unwrap();
+    let response = system.app.send(request).await.unwrap();
+    let trailer = |name| response.trailer(name).unwrap_or_default().to_owned();
+    (trailer("grpc-status"), trailer("grpc-message"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_frames_are_refused_with_their_status_and_change_nothing() {
+    let system = common::movie_system();
+    let put = paths::PUT_METADATA;
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "a frame declaring 4 GiB",
+            vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2],
+            "3",
+        ),
+        ("a truncated prefix", vec![0, 0], "3"),
+        ("a compressed message", vec![1, 0, 0, 0, 0], "12"),
+        (
+            "a body over 64 KiB",
+            [vec![0, 0, 1, 0, 0], vec![0x0a; 65_536]].concat(),
+            "8",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let (status, message) = raw_call(&system, put, body).await;
+        assert_eq!(status, code, "PutMetadata with {what}: {message}");
+    }
+    let get = system
+        .app
+        .request(http::Method::GET, "/metadata?limit=100", None)
+        .await
+        .unwrap();
+    assert_eq!(get.json()["items"], serde_json::json!([]), "nothing stored");
+}
