@@ -200,11 +200,10 @@ mod tests {
             (Some(PROTOBUF), Some("accept")),
             "GET /movies/m1 accepting protobuf"
         );
-        let bytes = futures::executor::block_on(http_body_util::BodyExt::collect(
-            response.into_body(),
-        ))
-        .map(|collected| collected.to_bytes())
-        .unwrap_or_default();
+        let bytes =
+            futures::executor::block_on(http_body_util::BodyExt::collect(response.into_body()))
+                .map(|collected| collected.to_bytes())
+                .unwrap_or_default();
         let details = movie_proto::MovieDetails::decode(bytes).unwrap_or_default();
         assert_eq!(
             (details.rating, details.metadata.map(|m| m.id)),
