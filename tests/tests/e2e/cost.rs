@@ -139,26 +139,35 @@ async fn a_fresh_store_hit_is_one_store_read_and_no_upstream_call() {
 async fn a_composed_view_costs_one_statement_per_upstream_two_outbound_calls_and_reads_the_breakers_once()
  {
     let app = warm_system().await;
-    let before = HostCalls::of(&app);
     let views = 5;
+    assert_eq!(
+        composing(&app, views).await,
+        composed(views),
+        "{views} GET /movies/m1 with Cache-Control: no-cache"
+    );
+}
+
+/// The host calls of `views` views of `m1` composed now (`Cache-Control: no-cache`).
+async fn composing(app: &App, views: usize) -> HostCalls {
+    let before = HostCalls::of(app);
     for _ in 0..views {
-        let response = common::get_uncached(&app, "/movies/m1").await;
+        let response = common::get_uncached(app, "/movies/m1").await;
         assert_eq!(response.status, StatusCode::OK, "GET /movies/m1 (no-cache)");
     }
-    let expected = HostCalls {
+    HostCalls::of(app).since(before)
+}
+
+/// What `views` composed views cost once warm: a statement and an outbound call per upstream,
+/// and two store reads: the cached entry (for its validators) and the breakers. The view is
+/// unchanged and was stored moments ago, so it is not written again.
+fn composed(views: usize) -> HostCalls {
+    HostCalls {
         metadata_statements: views,
         rating_statements: views,
         movie_outbound_requests: 2 * views,
-        // The cached entry (for its validators) and the breakers. The view is unchanged and
-        // was stored moments ago, so it is not written again.
         movie_key_value_reads: 2 * views,
         ..HostCalls::default()
-    };
-    assert_eq!(
-        HostCalls::of(&app).since(before),
-        expected,
-        "{views} GET /movies/m1 with Cache-Control: no-cache"
-    );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -362,22 +371,10 @@ async fn a_view_composed_over_grpc_upstreams_costs_what_one_over_json_does() {
         .unwrap();
     assert_eq!(put.status, StatusCode::CREATED, "PUT /metadata/m1");
     common::get_uncached(&app, "/movies/m1").await;
-    let before = HostCalls::of(&app);
     let views = 5;
-    for _ in 0..views {
-        let response = common::get_uncached(&app, "/movies/m1").await;
-        assert_eq!(response.status, StatusCode::OK, "GET /movies/m1 (no-cache)");
-    }
-    let expected = HostCalls {
-        metadata_statements: views,
-        rating_statements: views,
-        movie_outbound_requests: 2 * views,
-        movie_key_value_reads: 2 * views,
-        ..HostCalls::default()
-    };
     assert_eq!(
-        HostCalls::of(&app).since(before),
-        expected,
+        composing(&app, views).await,
+        composed(views),
         "{views} GET /movies/m1 (no-cache) composed over gRPC"
     );
 }

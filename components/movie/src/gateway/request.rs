@@ -160,20 +160,10 @@ mod wasm {
         if let Some(Validator(tag)) = known {
             builder = builder.header(IF_NONE_MATCH, tag.as_str());
         }
-        let mut request = builder
+        let request = builder
             .body(EmptyBody::new())
             .map_err(|error| transport(error.to_string()))?;
-        request
-            .extensions_mut()
-            .insert(RequestOptionsExtension(options(timeout)));
-        let response = spin_sdk::http::send(request)
-            .await
-            .map_err(|error| match error {
-                ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
-                    GatewayError::TimedOut
-                }
-                other => transport(format!("{other:?}")),
-            })?;
+        let response = send(request, timeout, transport).await?;
         let tag = response
             .headers()
             .get(ETAG)
@@ -206,22 +196,12 @@ mod wasm {
     ) -> Result<Fetched<A>, GatewayError> {
         let transport = |error: String| GatewayError::Transport(format!("POST {url}: {error}"));
         let body = spin_sdk::http::FullBody::new(service_kit::grpc::wire::frame(message));
-        let mut request = http::Request::post(url)
+        let request = http::Request::post(url)
             .header(CONTENT_TYPE, service_kit::grpc::wire::GRPC)
             .header("te", "trailers")
             .body(body)
             .map_err(|error| transport(error.to_string()))?;
-        request
-            .extensions_mut()
-            .insert(RequestOptionsExtension(options(timeout)));
-        let response = spin_sdk::http::send(request)
-            .await
-            .map_err(|error| match error {
-                ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
-                    GatewayError::TimedOut
-                }
-                other => transport(format!("{other:?}")),
-            })?;
+        let response = send(request, timeout, transport).await?;
         if response.status() != StatusCode::OK {
             return Err(GatewayError::Status(response.status().as_u16()));
         }
@@ -245,6 +225,29 @@ mod wasm {
             message.as_ref(),
             &collected.to_bytes(),
         )
+    }
+
+    /// Sends `request` with the `wasi:http` timeouts of `timeout`: a timeout is
+    /// [`GatewayError::TimedOut`], any other failure `transport`'s error.
+    async fn send<B>(
+        mut request: http::Request<B>,
+        timeout: Duration,
+        transport: impl Fn(String) -> GatewayError,
+    ) -> Result<spin_sdk::http::Response, GatewayError>
+    where
+        http::Request<B>: spin_sdk::http::IntoRequest,
+    {
+        request
+            .extensions_mut()
+            .insert(RequestOptionsExtension(options(timeout)));
+        spin_sdk::http::send(request)
+            .await
+            .map_err(|error| match error {
+                ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
+                    GatewayError::TimedOut
+                }
+                other => transport(format!("{other:?}")),
+            })
     }
 
     /// The `wasi:http` timeouts Spin applies to a call over the network (600 s each unless
