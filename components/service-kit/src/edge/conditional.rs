@@ -4,7 +4,7 @@
 use super::problem::Problem;
 use super::respond::{self, HttpResponse};
 use http::StatusCode;
-use http::header::{ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
+use http::header::{ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, VARY};
 use serde::Serialize;
 use std::fmt;
 
@@ -61,6 +61,10 @@ pub fn unless_unchanged(response: HttpResponse, request: &HeaderMap) -> HttpResp
         (Some(current), Some(wanted)) if matches_any(current, wanted) => {
             let mut not_modified = respond::empty(StatusCode::NOT_MODIFIED);
             not_modified.headers_mut().insert(ETAG, current.clone());
+            // RFC 9110 15.4.5: a 304 carries the `Vary` the 200 would have.
+            if let Some(vary) = response.headers().get(VARY) {
+                not_modified.headers_mut().insert(VARY, vary.clone());
+            }
             not_modified
         }
         _ => response,
@@ -87,6 +91,19 @@ mod tests {
         assert!(
             tag.starts_with('"') && tag.ends_with('"') && tag.len() == 18,
             "{tag}"
+        );
+    }
+
+    #[test]
+    fn a_304_keeps_the_vary_of_the_response_it_stands_for() {
+        let mut response = tagged_json(StatusCode::OK, &1).unwrap_or_else(|p| p.into_response());
+        response.headers_mut().insert(VARY, header("accept"));
+        let mut request = HeaderMap::new();
+        request.insert(IF_NONE_MATCH, header("*"));
+        let not_modified = unless_unchanged(response, &request);
+        assert_eq!(
+            (not_modified.status(), not_modified.headers().get(VARY)),
+            (StatusCode::NOT_MODIFIED, Some(&header("accept")))
         );
     }
 
