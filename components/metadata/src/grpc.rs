@@ -74,16 +74,7 @@ pub fn from_message(
         Description::parse(message.description),
     );
     let director = errors.check(&named("director"), Director::parse(message.director));
-    let metadata = match (id, title, description, director) {
-        (Some(id), Some(title), Some(description), Some(director)) => Some(Metadata {
-            id,
-            title,
-            description,
-            director,
-        }),
-        _ => None,
-    };
-    errors.conclude(metadata)
+    Metadata::assemble(errors, id, title, description, director)
 }
 
 #[cfg(test)]

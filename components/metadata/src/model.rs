@@ -96,8 +96,21 @@ impl Metadata {
                 .and_then(|d| Director::parse(d.unwrap_or_default())),
         );
         fields.reject_unknown(&mut errors);
-        let metadata = match (title, description, director) {
-            (Some(title), Some(description), Some(director)) => Some(Metadata {
+        Self::assemble(errors, Some(id), title, description, director)
+    }
+
+    /// Metadata from its separately parsed fields, or every error met while parsing them:
+    /// JSON bodies and protobuf messages carry the fields differently, so each surface parses
+    /// them into `errors` and this puts them together.
+    pub fn assemble(
+        errors: FieldErrors,
+        id: Option<MovieId>,
+        title: Option<Title>,
+        description: Option<Description>,
+        director: Option<Director>,
+    ) -> Result<Self, FieldErrors> {
+        let metadata = match (id, title, description, director) {
+            (Some(id), Some(title), Some(description), Some(director)) => Some(Metadata {
                 id,
                 title,
                 description,

@@ -24,33 +24,61 @@ use service_kit::rate_limit::RequestCounter;
 /// The extension service rating also serves, which the health service knows too.
 const RATING_EXTENSIONS: &str = "moviesystem.v1.RatingExtensions";
 
-/// `GetMovieDetails`: the view's mean rating (0 while unrated or while the rating service is
-/// unavailable; the `movie-degraded` header says which) and its metadata.
-pub async fn get_movie_details<M, R, C, K, L, B>(
-    controller: &MovieController<M, R, C, K, L>,
-    request: Request<B>,
-) -> Answer
+/// The gRPC methods, on the same controller as the REST routes.
+impl<M, R, C, K, L> MovieController<M, R, C, K, L>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
     K: Clock,
     L: RequestCounter,
-    B: RequestBody,
 {
-    let client = client_key(request.headers(), &controller.limits.trusted);
-    let freshness = freshness(request.headers());
-    let call: proto::GetMovieDetailsRequest = read_message(request).await?;
-    let id = one("movie_id", MovieId::parse(&call.movie_id))?;
-    let served = controller.view(&id, freshness, &client).await?;
-    let mut response = reply(&proto::GetMovieDetailsResponse {
-        movie_details: Some(details_message(&served)),
-    });
-    caching_headers(&mut response, &served);
-    if let Some(decision) = &served.rate {
-        annotate(&mut response, decision);
+    /// `GetMovieDetails`: the view's mean rating (0 while unrated or while the rating service is
+    /// unavailable; the `movie-degraded` header says which) and its metadata.
+    pub async fn get_movie_details<B: RequestBody>(&self, request: Request<B>) -> Answer {
+        let client = client_key(request.headers(), &self.limits.trusted);
+        let freshness = freshness(request.headers());
+        let call: proto::GetMovieDetailsRequest = read_message(request).await?;
+        let id = one("movie_id", MovieId::parse(&call.movie_id))?;
+        let served = self.view(&id, freshness, &client).await?;
+        let mut response = reply(&proto::GetMovieDetailsResponse {
+            movie_details: Some(details_message(&served)),
+        });
+        caching_headers(&mut response, &served);
+        if let Some(decision) = &served.rate {
+            annotate(&mut response, decision);
+        }
+        Ok(response)
     }
-    Ok(response)
+
+    /// `grpc.health.v1.Health/Check` (and `Watch`, answered with the current status as its only
+    /// message): `""` is the whole system (all three services serving), then each service by its
+    /// gRPC name. An unknown name is `NOT_FOUND` from `Check` and `SERVICE_UNKNOWN` from `Watch`,
+    /// as the health protocol says.
+    pub async fn health_check<B: RequestBody>(&self, request: Request<B>, watch: bool) -> Answer {
+        let call: HealthCheckRequest = read_message(request).await?;
+        let own = || async { self.health().await.is_ok() };
+        let serving = match call.service.as_str() {
+            "" => {
+                let (own, (metadata, rating)) = futures::join!(own(), self.upstreams_healthy());
+                own && metadata && rating
+            }
+            services::MOVIE => own().await,
+            services::METADATA => self.upstreams_healthy().await.0,
+            services::RATING | RATING_EXTENSIONS => self.upstreams_healthy().await.1,
+            _ if watch => {
+                return Ok(reply(&HealthCheckResponse {
+                    status: ServingStatus::ServiceUnknown.into(),
+                }));
+            }
+            other => {
+                return Err(Problem::not_found(format!(
+                    "the health service knows no service {other:?}"
+                )));
+            }
+        };
+        Ok(reply(&HealthCheckResponse::new(serving)))
+    }
 }
 
 /// The book's `MovieDetails` of a served view.
@@ -66,47 +94,6 @@ pub fn details_message(served: &Served) -> proto::MovieDetails {
             director: metadata.director.clone(),
         }),
     }
-}
-
-/// `grpc.health.v1.Health/Check` (and `Watch`, answered with the current status as its only
-/// message): `""` is the whole system (all three services serving), then each service by its
-/// gRPC name. An unknown name is `NOT_FOUND` from `Check` and `SERVICE_UNKNOWN` from `Watch`,
-/// as the health protocol says.
-pub async fn health<M, R, C, K, L, B>(
-    controller: &MovieController<M, R, C, K, L>,
-    request: Request<B>,
-    watch: bool,
-) -> Answer
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-    K: Clock,
-    L: RequestCounter,
-    B: RequestBody,
-{
-    let call: HealthCheckRequest = read_message(request).await?;
-    let own = || async { controller.health().await.is_ok() };
-    let serving = match call.service.as_str() {
-        "" => {
-            let (own, (metadata, rating)) = futures::join!(own(), controller.upstreams_healthy());
-            own && metadata && rating
-        }
-        services::MOVIE => own().await,
-        services::METADATA => controller.upstreams_healthy().await.0,
-        services::RATING | RATING_EXTENSIONS => controller.upstreams_healthy().await.1,
-        _ if watch => {
-            return Ok(reply(&HealthCheckResponse {
-                status: ServingStatus::ServiceUnknown.into(),
-            }));
-        }
-        other => {
-            return Err(Problem::not_found(format!(
-                "the health service knows no service {other:?}"
-            )));
-        }
-    };
-    Ok(reply(&HealthCheckResponse::new(serving)))
 }
 
 #[cfg(test)]

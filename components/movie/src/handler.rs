@@ -71,9 +71,9 @@ where
         let id = match route {
             MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
             MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
-            MovieRoute::RpcDetails => return grpc::get_movie_details(self, routed.request).await,
-            MovieRoute::HealthCheck => return grpc::health(self, routed.request, false).await,
-            MovieRoute::HealthWatch => return grpc::health(self, routed.request, true).await,
+            MovieRoute::RpcDetails => return self.get_movie_details(routed.request).await,
+            MovieRoute::HealthCheck => return self.health_check(routed.request, false).await,
+            MovieRoute::HealthWatch => return self.health_check(routed.request, true).await,
         };
         let headers = routed.request.headers();
         let client = client_key(headers, &self.limits.trusted);
