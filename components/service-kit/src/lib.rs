@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use edge::{HttpResponse, Problem};
 pub use error_class::{Classify, ErrorClass};
-pub use field::{FieldErrors, Invalid};
+pub use field::{FieldError, FieldErrors, Invalid};
 pub use identifier::Identifier;
 pub use json::JsonObject;
 pub use storage::{StorageFailure, Stored};

@@ -27,6 +27,9 @@ struct Report<'a> {
     service: &'a str,
     status: &'a str,
     checks: Vec<CheckView<'a>>,
+    /// Informational sections (e.g. rating's event pipeline): shown, never a pass or fail.
+    #[serde(flatten)]
+    details: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -39,9 +42,13 @@ fn word(passed: bool) -> &'static str {
     if passed { "pass" } else { "fail" }
 }
 
-/// 200 when every check passed, 503 otherwise, with one entry per check. Failure causes go to
-/// the log.
-pub fn report(service: &str, checks: &[Check]) -> HttpResponse {
+/// 200 when every check passed, 503 otherwise, with one entry per check and the service's
+/// informational `details` beside them. Failure causes go to the log.
+pub fn report(
+    service: &str,
+    checks: &[Check],
+    details: serde_json::Map<String, serde_json::Value>,
+) -> HttpResponse {
     for check in checks {
         if let Some(failure) = &check.failure {
             eprintln!("health check {} of {service} failed: {failure}", check.name);
@@ -66,6 +73,7 @@ pub fn report(service: &str, checks: &[Check]) -> HttpResponse {
             service,
             status: word(healthy),
             checks,
+            details,
         },
     )
 }
@@ -81,7 +89,7 @@ mod tests {
             Check::new("b", Err("down")),
         ];
         assert_eq!(
-            report("x", &checks).status(),
+            report("x", &checks, Default::default()).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }
@@ -89,6 +97,9 @@ mod tests {
     #[test]
     fn passing_checks_make_the_service_available() {
         let checks = [Check::new("a", Ok::<_, &str>(()))];
-        assert_eq!(report("x", &checks).status(), StatusCode::OK);
+        assert_eq!(
+            report("x", &checks, Default::default()).status(),
+            StatusCode::OK
+        );
     }
 }

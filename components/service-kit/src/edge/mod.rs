@@ -14,6 +14,6 @@ pub mod routes;
 
 pub use health::Check;
 pub use problem::Problem;
-pub use request::{Fields, Query, RequestBody, form, json_object};
+pub use request::{Fields, Query, RequestBody, form, json_array, json_object};
 pub use respond::HttpResponse;
 pub use routes::{Answer, HttpService, Params, Route, Routed, serve};

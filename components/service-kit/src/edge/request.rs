@@ -42,6 +42,22 @@ pub async fn json_object<B: RequestBody>(
         .ok_or_else(|| Problem::bad_request("the body must be a JSON object"))
 }
 
+/// Reads a batch body as a JSON array, with the same checks as [`json_object`].
+pub async fn json_array<B: RequestBody>(
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Vec<Value>, Problem> {
+    require_json_media_type(headers)?;
+    let bytes = bounded_body(headers, body).await?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(_) => Err(Problem::bad_request("the body must be a JSON array")),
+        Err(error) => Err(Problem::bad_request(format!(
+            "the body is not valid JSON: {error}"
+        ))),
+    }
+}
+
 /// Reads a form body (`application/x-www-form-urlencoded`, as OAuth 2.0 token requests are
 /// sent): 415 for another media type, 413 past [`MAX_BODY_BYTES`].
 pub async fn form<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Query, Problem> {

@@ -49,6 +49,12 @@ pub trait HttpService {
     /// One check per store or dependency the service owns.
     async fn health_checks(&self) -> Vec<Check>;
 
+    /// Sections of the health report that inform without deciding its status: state of
+    /// optional machinery an operator watches (rating's event pipeline). None by default.
+    async fn health_details(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
     /// Handles a request that matched `route`.
     async fn call<B: RequestBody>(&self, route: Self::Route, routed: Routed<B>) -> Answer;
 
@@ -186,7 +192,8 @@ async fn health_report<S: HttpService>(service: &S, method: &Method) -> Answer {
     if method != Method::GET {
         return Err(Problem::method_not_allowed(Method::GET.to_string()));
     }
-    Ok(health::report(S::NAME, &service.health_checks().await))
+    let (checks, details) = futures::join!(service.health_checks(), service.health_details());
+    Ok(health::report(S::NAME, &checks, details))
 }
 
 /// The route for `method` on `path` and its captured parameters; 405 naming the methods the
