@@ -43,10 +43,9 @@ impl AllowedHost {
                 ),
             ),
             None => {
-                let default = match scheme.as_deref() {
-                    Some("http") => 80,
-                    Some("https") => 443,
-                    _ => bail!("allowed host {entry:?} needs a port for its scheme"),
+                let default = scheme.as_deref().and_then(default_port);
+                let Some(default) = default else {
+                    bail!("allowed host {entry:?} needs a port for its scheme");
                 };
                 (rest, Some(default))
             }
@@ -75,6 +74,16 @@ impl AllowedHost {
     }
 }
 
+/// The port an address or entry without one means, for the schemes Spin knows.
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        "redis" | "rediss" => Some(6379),
+        _ => None,
+    }
+}
+
 /// A component's rendered allow list.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedHosts(Vec<AllowedHost>);
@@ -96,9 +105,9 @@ impl AllowedHosts {
         };
         let Some(host) = uri.host() else { return false };
         let scheme = scheme.to_ascii_lowercase();
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let Some(port) = uri.port_u16().or_else(|| default_port(&scheme)) else {
+            return false;
+        };
         let host = host.to_ascii_lowercase();
         self.0
             .iter()
@@ -149,6 +158,20 @@ mod tests {
         ));
         assert!(allows(&["http://127.0.0.1:*"], "http://127.0.0.1:41234/x"));
         assert!(allows(&["*://example.com:443"], "https://example.com/"));
+    }
+
+    #[test]
+    fn a_redis_entry_without_a_port_means_6379() {
+        assert!(allows(&["redis://127.0.0.1"], "redis://127.0.0.1:6379"));
+        assert!(allows(
+            &["redis://127.0.0.1:6380"],
+            "redis://127.0.0.1:6380"
+        ));
+        assert!(!allows(&["redis://127.0.0.1"], "redis://127.0.0.1:6380"));
+        assert!(!allows(
+            &["http://127.0.0.1:6379"],
+            "redis://127.0.0.1:6379"
+        ));
     }
 
     #[test]

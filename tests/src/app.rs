@@ -13,7 +13,7 @@ use crate::state::{HostState, SpinHost};
 use crate::stores::Stores;
 use crate::triggers::http::pool::InstanceLimits;
 use crate::triggers::http::{HostBody, HttpPlan, HttpTrigger, RequestBody};
-use crate::triggers::redis::{RedisTrigger, Subscription};
+use crate::triggers::redis::{RedisListeners, RedisTrigger, Subscription};
 use crate::variables::{ComponentVariables, Variables};
 use anyhow::{Context, anyhow};
 use http::{Request, Response};
@@ -123,7 +123,9 @@ impl App {
         }
 
         let http = HttpPlan::new(&manifest, |id| linked.get(id).map(|l: &Linked| &l.pre))?;
-        let redis = RedisTrigger::new(&manifest, &variables)?;
+        let redis = RedisTrigger::new(&manifest, &variables, |id| {
+            linked.get(id).map(|l: &Linked| l.pre.clone())
+        })?;
 
         let shared = Arc::new_cyclic(|weak| {
             let components: BTreeMap<_, _> = linked
@@ -181,6 +183,12 @@ impl App {
     /// What the Redis trigger subscribes to.
     pub fn redis_subscriptions(&self) -> &[Subscription] {
         self.shared.redis.subscriptions()
+    }
+
+    /// Starts the Redis trigger as `spin up` does: connects to each address, subscribes, and
+    /// handles messages until a connection is lost (then the listeners report the exit).
+    pub async fn start_redis(&self) -> anyhow::Result<RedisListeners> {
+        self.shared.redis.start(&self.shared.components).await
     }
 
     /// Everything a component wrote to stdout/stderr, plus host notes (traps).

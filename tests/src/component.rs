@@ -42,6 +42,10 @@ pub struct ComponentStats {
     /// `set` and `delete` calls on an open store.
     pub key_value_writes: AtomicUsize,
     pub outbound_requests: AtomicUsize,
+    /// Outbound Redis connections opened (allowed or not).
+    pub redis_opens: AtomicUsize,
+    /// Outbound Redis commands sent on an open connection (`execute`, `publish`, ...).
+    pub redis_commands: AtomicUsize,
     /// Outbound requests answered `304 Not Modified` (a revalidation without a body).
     pub outbound_not_modified: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
@@ -79,6 +83,14 @@ impl ComponentStats {
 
     pub fn outbound_requests(&self) -> usize {
         self.outbound_requests.load(Ordering::SeqCst)
+    }
+
+    pub fn redis_opens(&self) -> usize {
+        self.redis_opens.load(Ordering::SeqCst)
+    }
+
+    pub fn redis_commands(&self) -> usize {
+        self.redis_commands.load(Ordering::SeqCst)
     }
 
     pub fn outbound_not_modified(&self) -> usize {

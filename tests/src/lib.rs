@@ -17,6 +17,7 @@ pub mod logs;
 pub mod manifest;
 pub mod movie_system;
 pub mod outbound;
+pub mod redis;
 pub mod runtime_config;
 pub mod spin_variables;
 pub mod sqlite;
