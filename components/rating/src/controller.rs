@@ -1,11 +1,17 @@
 //! Business rules of the rating service, independent of HTTP and of SQLite.
 
+use crate::events::batch::Progress;
+use crate::events::event::RatingEvent;
+use crate::events::log::{Depths, RedisLog};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
+use service_kit::deadline::within;
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
+use spin_sdk::time::sleep;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.
@@ -23,10 +29,25 @@ pub trait RatingRepository: RequestCounter {
         record: &RecordKey,
     ) -> Result<Option<AggregatedRating>, StorageFailure>;
     async fn ping(&self) -> Result<(), StorageFailure>;
+    /// The last event the ingestion consumer applied, if any.
+    async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure>;
+}
+
+/// How long a request waits for the event log (connecting, then each operation).
+pub const EVENT_LOG_TIMEOUT: Duration = Duration::from_millis(1_000);
+
+/// What the health report says about the event pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineState {
+    pub depths: Result<Depths, String>,
+    pub last_applied: Result<Option<Progress>, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RatingError {
+    /// The event log cannot take events now; nothing was published.
+    #[error("the event log is unavailable: {0}")]
+    EventsUnavailable(String),
     #[error("{0} has no ratings")]
     NotRated(RecordKey),
     #[error("only a token of {0} or one granting ratings:admin may change {0}'s ratings")]
@@ -41,6 +62,10 @@ impl Classify for RatingError {
             RatingError::NotRated(_) => ErrorClass::NotFound,
             RatingError::NotTheirs(_) => ErrorClass::Forbidden(scopes::RATINGS_ADMIN),
             RatingError::Storage(failure) => failure.class(),
+            RatingError::EventsUnavailable(_) => ErrorClass::Unavailable {
+                service: "event log",
+                retry_after_s: 5,
+            },
         }
     }
 }
@@ -61,6 +86,8 @@ pub struct RatingController<R> {
     pub limits: Limits,
     /// How writers' bearer tokens are verified; without it every write is refused.
     pub trust: Option<Rc<Trust>>,
+    /// The event log's address, where `POST /ratings/events` publishes.
+    pub events: Option<Rc<str>>,
 }
 
 impl<R: RatingRepository> RatingController<R> {
@@ -70,6 +97,7 @@ impl<R: RatingRepository> RatingController<R> {
             repository,
             limits: Limits::OFF,
             trust: None,
+            events: None,
         }
     }
 
@@ -82,6 +110,54 @@ impl<R: RatingRepository> RatingController<R> {
 
     pub fn with_limits(self, limits: Limits) -> Self {
         Self { limits, ..self }
+    }
+
+    pub fn with_events(self, address: &str) -> Self {
+        Self {
+            events: Some(Rc::from(address)),
+            ..self
+        }
+    }
+
+    /// The event log, opened within [`EVENT_LOG_TIMEOUT`].
+    async fn event_log(&self) -> Result<RedisLog, RatingError> {
+        let address = self
+            .events
+            .as_deref()
+            .ok_or_else(|| RatingError::EventsUnavailable("no event log is configured".into()))?;
+        within(sleep(EVENT_LOG_TIMEOUT), RedisLog::open(address))
+            .await
+            .map_err(|_| RatingError::EventsUnavailable("connecting timed out".into()))?
+            .map_err(|failure| RatingError::EventsUnavailable(failure.to_string()))
+    }
+
+    /// Appends the events to the log as one step and wakes the consumer: all are accepted or
+    /// none.
+    pub async fn publish_events(&self, events: &[RatingEvent]) -> Result<usize, RatingError> {
+        let log = self.event_log().await?;
+        let payloads = events.iter().map(RatingEvent::to_payload).collect();
+        within(sleep(EVENT_LOG_TIMEOUT), log.publish(payloads))
+            .await
+            .map_err(|_| RatingError::EventsUnavailable("publishing timed out".into()))?
+            .map(|positions| positions.len())
+            .map_err(|failure| RatingError::EventsUnavailable(failure.to_string()))
+    }
+
+    /// The event pipeline's state for the health report: the log's depths when it answers,
+    /// and the last event applied.
+    pub async fn pipeline(&self) -> PipelineState {
+        let depths = match self.event_log().await {
+            Ok(log) => within(sleep(EVENT_LOG_TIMEOUT), log.depths())
+                .await
+                .map_err(|_| "the event log did not answer in time".to_owned())
+                .and_then(|depths| depths.map_err(|failure| failure.to_string())),
+            Err(error) => Err(error.to_string()),
+        };
+        let last_applied = self.repository.last_applied().await;
+        PipelineState {
+            depths,
+            last_applied: last_applied.map_err(|failure| failure.to_string()),
+        }
     }
 
     /// One rating per user and record: a second rating by the same user replaces the first,

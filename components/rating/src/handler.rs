@@ -2,22 +2,27 @@
 //! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
 //! knows about SQLite.
 
-use crate::controller::{RatingController, RatingError, RatingRepository, may_act_for};
+use crate::controller::{
+    PipelineState, RatingController, RatingError, RatingRepository, may_act_for,
+};
+use crate::events::MAX_EVENTS_PER_REQUEST;
+use crate::events::event::{self, RatingEvent};
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
 use http::{HeaderMap, Method, Request, StatusCode};
 use movie_proto::paths;
-use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::unless_unchanged;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
-    Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_object,
+    Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_array,
+    json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
+use service_kit::{FieldErrors, Invalid, JsonObject, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingRoute {
@@ -35,6 +40,8 @@ pub enum RatingRoute {
     RpcAggregate,
     /// gRPC `moviesystem.v1.RatingExtensions/GetRatingSummary`: the aggregate with its count.
     RpcSummary,
+    /// `POST /ratings/events`: a batch of rating events for the ingestion consumer.
+    PublishEvents,
 }
 
 /// The record addressed by the path, named as the path names it.
@@ -64,6 +71,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             "/ratings/{recordType}/{recordId}",
             RatingRoute::Aggregate,
         ),
+        (Method::POST, "/ratings/events", RatingRoute::PublishEvents),
         (Method::GET, "/rating", RatingRoute::BookAverage),
         (Method::PUT, "/rating", RatingRoute::BookRate),
         (Method::POST, paths::PUT_RATING, RatingRoute::RpcPut),
@@ -83,6 +91,14 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         vec![Check::new("sqlite", self.health().await)]
     }
 
+    /// The event pipeline informs but does not decide: the HTTP API works without it.
+    async fn health_details(&self) -> serde_json::Map<String, serde_json::Value> {
+        let state = self.pipeline().await;
+        let mut details = serde_json::Map::new();
+        details.insert("events".to_owned(), PipelineView::from(&state).to_json());
+        details
+    }
+
     /// Reads are public; a write needs `ratings:write` (as its own subject) or
     /// `ratings:admin` (as anyone).
     fn access(route: RatingRoute) -> Access {
@@ -93,6 +109,8 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             | RatingRoute::RpcPut => {
                 Access::AnyScope(&[scopes::RATINGS_WRITE, scopes::RATINGS_ADMIN])
             }
+            // Events rate on behalf of any user, as a rating provider does.
+            RatingRoute::PublishEvents => Access::AnyScope(&[scopes::RATINGS_ADMIN]),
             RatingRoute::Aggregate
             | RatingRoute::BookAverage
             | RatingRoute::RpcAggregate
@@ -108,7 +126,11 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
     fn is_metered(route: RatingRoute) -> bool {
         matches!(
             route,
-            RatingRoute::Rate | RatingRoute::Unrate | RatingRoute::BookRate | RatingRoute::RpcPut
+            RatingRoute::Rate
+                | RatingRoute::Unrate
+                | RatingRoute::BookRate
+                | RatingRoute::RpcPut
+                | RatingRoute::PublishEvents
         )
     }
 
@@ -131,7 +153,90 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             RatingRoute::RpcPut => grpc::put_rating(self, caller, routed.request).await,
             RatingRoute::RpcAggregate => grpc::get_aggregated_rating(self, routed.request).await,
             RatingRoute::RpcSummary => grpc::get_rating_summary(self, routed.request).await,
+            RatingRoute::PublishEvents => publish_events(self, routed.request).await,
         }
+    }
+}
+
+/// Validates the whole batch (every invalid member named as `[index].field`), then publishes
+/// it as one step: 202 with the count, or nothing published.
+async fn publish_events<R: RatingRepository, B: RequestBody>(
+    controller: &RatingController<R>,
+    request: Request<B>,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let items = json_array(&parts.headers, body).await?;
+    if items.is_empty() || items.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(Problem::bad_request(format!(
+            "the body must be an array of 1 to {MAX_EVENTS_PER_REQUEST} events"
+        )));
+    }
+    let batch = event::batch_digest(serde_json::to_string(&items).unwrap_or_default().as_bytes());
+    let mut errors = FieldErrors::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let serde_json::Value::Object(mut object) = item else {
+            errors.reject(
+                &format!("[{index}]"),
+                Invalid::new("must be an event object"),
+            );
+            continue;
+        };
+        event::complete(&mut object, &batch, index);
+        let fields = JsonObject::from_value(serde_json::Value::Object(object)).unwrap_or_default();
+        match RatingEvent::from_json(fields) {
+            Ok(parsed) => events.push(parsed),
+            Err(invalid) => {
+                for error in invalid.into_vec() {
+                    let field = format!("[{index}].{}", error.field);
+                    errors.reject(&field, Invalid::new(error.message));
+                }
+            }
+        }
+    }
+    let events = errors.conclude(Some(events))?;
+    let accepted = controller.publish_events(&events).await?;
+    Ok(respond::json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "accepted": accepted }),
+    ))
+}
+
+/// The event pipeline as the health report shows it.
+struct PipelineView<'a>(&'a PipelineState);
+
+impl<'a> From<&'a PipelineState> for PipelineView<'a> {
+    fn from(state: &'a PipelineState) -> Self {
+        Self(state)
+    }
+}
+
+impl PipelineView<'_> {
+    fn to_json(&self) -> serde_json::Value {
+        let mut view = serde_json::Map::new();
+        match &self.0.depths {
+            Ok(depths) => {
+                view.insert("status".into(), "reachable".into());
+                view.insert("lag".into(), depths.waiting.into());
+                view.insert("inFlight".into(), depths.in_flight.into());
+                view.insert("deadLetters".into(), depths.dead.into());
+            }
+            Err(error) => {
+                eprintln!("event log unreachable for the health report: {error}");
+                view.insert("status".into(), "unreachable".into());
+            }
+        }
+        let last = match &self.0.last_applied {
+            Ok(Some(progress)) => serde_json::json!({
+                "eventId": progress.event_id,
+                "position": progress.position,
+                "appliedAtMs": progress.applied_at_ms,
+                "appliedTotal": progress.applied_total,
+            }),
+            Ok(None) | Err(_) => serde_json::Value::Null,
+        };
+        view.insert("lastApplied".into(), last);
+        serde_json::Value::Object(view)
     }
 }
 

@@ -5,6 +5,7 @@
 //! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
 
 pub mod controller;
+pub mod events;
 pub mod grpc;
 pub mod handler;
 pub mod migrations;
@@ -40,9 +41,53 @@ mod entry {
                 return Problem::internal().into_response();
             }
         };
+        let address = match crate::events::redis_address().await {
+            Ok(address) => address,
+            Err(error) => {
+                eprintln!("rating is misconfigured: {error}");
+                return Problem::internal().into_response();
+            }
+        };
         let controller = RatingController::new(SqliteRatingRepository::for_instance())
             .with_limits(limits)
-            .with_trust(trust);
+            .with_trust(trust)
+            .with_events(&address);
         edge::serve(&controller, request).await
+    }
+}
+
+/// The ingestion consumer's export, for the Redis trigger (`spin-events.toml`): each message
+/// on the wake channel runs one [`crate::events::consumer::drain`]. The message itself carries
+/// nothing; the events are in the stream.
+#[cfg(target_arch = "wasm32")]
+mod ingest {
+    use crate::events::consumer::drain;
+    use crate::events::log::RedisLog;
+    use crate::events::{redis_address, settings};
+    use crate::repository::sqlite_events::SqliteEventStore;
+    use service_kit::instance::now_ms;
+
+    /// An error is returned to Spin, which logs it; the entries it concerned stay pending in
+    /// the stream and are taken over by a later wake-up.
+    #[spin_sdk::redis_subscriber]
+    async fn on_wake(_message: bytes::Bytes) -> anyhow::Result<()> {
+        let settings = settings().await.map_err(anyhow::Error::msg)?;
+        let address = redis_address().await.map_err(anyhow::Error::msg)?;
+        let log = RedisLog::open(&address)
+            .await
+            .map_err(|f| anyhow::anyhow!("{f}"))?;
+        let store = SqliteEventStore::dedicated();
+        let drained = drain(&log, &store, settings, now_ms)
+            .await
+            .map_err(|failure| anyhow::anyhow!("{failure}"))?;
+        println!(
+            "{{\"event\":\"events.drained\",\"applied\":{},\"duplicates\":{},\"superseded\":{},\"deadLettered\":{},\"handedOn\":{}}}",
+            drained.applied.applied,
+            drained.applied.duplicates,
+            drained.applied.superseded,
+            drained.dead_lettered,
+            drained.handed_on
+        );
+        Ok(())
     }
 }

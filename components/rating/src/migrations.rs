@@ -62,6 +62,36 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "count requests per client for rate limits",
         statements: &[service_kit::rate_limit::COUNTS_TABLE],
     },
+    Migration {
+        version: 3,
+        name: "remember applied events and each rating's last event position",
+        statements: &[
+            // Event ids applied, so a re-sent event changes nothing; pruned by age.
+            "CREATE TABLE applied_events (
+            event_id TEXT PRIMARY KEY,
+            applied_at_ms INTEGER NOT NULL
+        ) WITHOUT ROWID",
+            "CREATE INDEX applied_events_by_age ON applied_events (applied_at_ms)",
+            // The stream position of the last event applied to each rating. Kept when the
+            // rating is deleted, so an older put delivered late cannot bring it back.
+            "CREATE TABLE rating_event_positions (
+            record_type TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            position_ms INTEGER NOT NULL,
+            position_seq INTEGER NOT NULL,
+            PRIMARY KEY (record_type, record_id, user_id)
+        ) WITHOUT ROWID",
+            // One row: the last event applied, and how many have been.
+            "CREATE TABLE event_progress (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            event_id TEXT NOT NULL,
+            position TEXT NOT NULL,
+            applied_at_ms INTEGER NOT NULL,
+            applied_total INTEGER NOT NULL
+        )",
+        ],
+    },
 ];
 
 #[cfg(test)]

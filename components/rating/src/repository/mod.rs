@@ -3,3 +3,4 @@
 #[cfg(test)]
 pub mod memory;
 pub mod sqlite;
+pub mod sqlite_events;

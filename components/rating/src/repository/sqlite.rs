@@ -1,6 +1,7 @@
 //! The rating repository on Spin's SQLite (`sqlite_databases = ["ratings"]`).
 
 use crate::controller::RatingRepository;
+use crate::events::batch::Progress;
 use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
@@ -29,6 +30,8 @@ const UPSERT: &str =
     DO UPDATE SET value = excluded.value, revision = revision + 1
     RETURNING revision";
 const DELETE: &str = "DELETE FROM ratings WHERE record_type = ? AND record_id = ? AND user_id = ?";
+const LAST_APPLIED: &str =
+    "SELECT event_id, position, applied_at_ms, applied_total FROM event_progress WHERE id = 1";
 const AGGREGATE: &str =
     "SELECT total, count FROM rating_totals WHERE record_type = ? AND record_id = ?";
 
@@ -86,5 +89,18 @@ impl RatingRepository for SqliteRatingRepository {
             .query("SELECT 1 FROM rating_totals LIMIT 1", [])
             .await
             .map(drop)
+    }
+
+    async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure> {
+        let rows = self.db.query(LAST_APPLIED, []).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(Progress {
+            event_id: column::<&str>(row, 0)?.to_owned(),
+            position: column::<&str>(row, 1)?.to_owned(),
+            applied_at_ms: column(row, 2)?,
+            applied_total: column(row, 3)?,
+        }))
     }
 }
