@@ -6,7 +6,7 @@ use crate::controller::{
     PipelineState, RatingController, RatingError, RatingRepository, may_act_for,
 };
 use crate::events::MAX_EVENTS_PER_REQUEST;
-use crate::events::event::{self, RatingEvent};
+use crate::events::event::{self, RatingEvent, Versions};
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
@@ -184,7 +184,7 @@ async fn publish_events<R: RatingRepository, B: RequestBody>(
         };
         event::complete(&mut object, &batch, index);
         let fields = JsonObject::from_value(serde_json::Value::Object(object)).unwrap_or_default();
-        match RatingEvent::from_json(fields) {
+        match RatingEvent::from_json(fields, Versions::Current) {
             Ok(parsed) => events.push(parsed),
             Err(invalid) => {
                 for error in invalid.into_vec() {

@@ -319,7 +319,7 @@ mod tests {
         log.append(&event("a", "u1", "put", 5));
         run(&log, &store, Settings::default());
         log.append(&event("a", "u1", "put", 5));
-        log.append(&event("b", "u1", "delete", 0));
+        log.append(&event("b", "u1", "delete", 1));
         log.append(&event("a", "u1", "put", 5));
         let drained = run(&log, &store, Settings::default());
         assert_eq!(drained.applied.duplicates, 2);

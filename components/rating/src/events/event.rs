@@ -8,7 +8,7 @@
 //!
 //! Every field follows the same rule as on the REST and gRPC writes (the same parse
 //! functions), so an event is accepted exactly when the same rating would be. A `delete` needs
-//! no `value` and ignores one (the book's producers send it). Versions are `MAJOR.MINOR`: a
+//! no `value` and ignores a valid one (the book's producers send it). Versions are `MAJOR.MINOR`: a
 //! consumer reads every minor version of its major one, ignoring members a newer minor version
 //! added; another major version is refused.
 
@@ -86,6 +86,17 @@ enum VersionError {
     OtherMajor(Invalid),
 }
 
+/// Which versions of the current major one an event may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versions {
+    /// Only this release's: what its producers publish (`POST /ratings/events`, the ingester),
+    /// so what they accept is exactly what the API document says.
+    Current,
+    /// Any minor version, whose unknown members are ignored: what the consumer reads from a
+    /// stream that newer producers may also write.
+    AnyMinor,
+}
+
 /// What an event does to its user's rating of its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -128,19 +139,33 @@ impl fmt::Display for Rejection {
 }
 
 impl RatingEvent {
-    /// Parses a stream entry's payload.
+    /// Parses a stream entry's payload, as the consumer reads it: any minor version of the
+    /// current major one.
     pub fn parse(payload: &[u8]) -> Result<Self, Rejection> {
         let value: serde_json::Value = serde_json::from_slice(payload)
             .map_err(|error| Rejection::NotJson(error.to_string()))?;
         let object = JsonObject::from_value(value).ok_or(Rejection::NotAnObject)?;
-        Self::from_json(object).map_err(|errors| Rejection::Invalid(errors.into_vec()))
+        Self::from_json(object, Versions::AnyMinor)
+            .map_err(|errors| Rejection::Invalid(errors.into_vec()))
     }
 
     /// Parses one event's members, naming every invalid one.
-    pub fn from_json(mut fields: JsonObject) -> Result<Self, FieldErrors> {
+    pub fn from_json(mut fields: JsonObject, versions: Versions) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let version = match required(fields.take_string("schemaVersion")) {
             Ok(raw) => match SchemaVersion::read(&raw) {
+                Ok(version)
+                    if versions == Versions::Current && version != SchemaVersion::CURRENT =>
+                {
+                    errors.reject(
+                        "schemaVersion",
+                        Invalid::new(format!(
+                            "must be {}: this release publishes no newer version",
+                            SchemaVersion::CURRENT
+                        )),
+                    );
+                    None
+                }
                 Ok(version) => Some(version),
                 // Another major version's members may mean anything: its version is the
                 // only thing to say about it.
@@ -192,7 +217,13 @@ impl RatingEvent {
             Some(true) => errors
                 .check("value", required(value).and_then(RatingValue::parse))
                 .map(Change::Put),
-            Some(false) => Some(Change::Delete),
+            // A delete needs no value; one sent must still be a valid one.
+            Some(false) => errors
+                .check(
+                    "value",
+                    value.and_then(|raw| raw.map(RatingValue::parse).transpose()),
+                )
+                .map(|_| Change::Delete),
             None => None,
         };
         if version.is_some_and(|v| !v.tolerates_unknown_members()) {
@@ -361,6 +392,16 @@ mod tests {
         event["schemaVersion"] = json!("1.3");
         event["region"] = json!("eu");
         assert!(parse(event).is_ok(), "1.3's extra member is ignored");
+    }
+
+    #[test]
+    fn producers_publish_only_the_current_version() {
+        let mut event = book_event();
+        event["schemaVersion"] = json!("1.3");
+        let object = JsonObject::from_value(event).unwrap();
+        let errors = RatingEvent::from_json(object, Versions::Current).unwrap_err();
+        let fields: Vec<String> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["schemaVersion"]);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! log; the Redis commands are tested end to end against a real server.
 
 use super::stream::{
-    self, CONSUMER, DEAD_LETTERS, Entry, FIELD, GROUP, Malformed, Pending, Position, Read, STREAM,
-    WAKE_CHANNEL,
+    self, APPEND_ALL, CONSUMER, DEAD_LETTERS, Entry, FIELD, GROUP, Malformed, Pending, Position,
+    Read, STREAM, WAKE_CHANNEL,
 };
 use spin_sdk::redis::{Connection, Error as RedisError, RedisParameter, RedisResult};
 use std::fmt;
@@ -79,12 +79,6 @@ pub trait EventLog {
 pub struct RedisLog {
     connection: Connection,
 }
-
-/// Appends every payload in one server-side step, so a batch is in the stream whole or not at
-/// all (a script runs without other clients' commands in between), and answers their ids.
-const APPEND_ALL: &str = "local ids = {} \
-    for i = 1, #ARGV do ids[i] = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i]) end \
-    return ids";
 
 fn text(value: &str) -> RedisParameter {
     RedisParameter::Binary(value.as_bytes().to_vec())

@@ -24,6 +24,13 @@ pub const DEAD_LETTERS: &str = "ratings:events:dead";
 /// The channel the Redis trigger subscribes to; any message wakes the consumer.
 pub const WAKE_CHANNEL: &str = "ratings:events:wake";
 
+/// The Lua script producers run (`EVAL APPEND_ALL 1 <STREAM> <payload>...`): appends every
+/// payload in one server-side step, so a batch is in the stream whole or not at all (a script
+/// runs without other clients' commands in between), and answers their ids.
+pub const APPEND_ALL: &str = "local ids = {} \
+    for i = 1, #ARGV do ids[i] = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i]) end \
+    return ids";
+
 /// A stream entry id, `<milliseconds>-<sequence>`: the broker's order of events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
