@@ -48,6 +48,10 @@ pub struct ComponentStats {
     pub redis_commands: AtomicUsize,
     /// Outbound requests answered `304 Not Modified` (a revalidation without a body).
     pub outbound_not_modified: AtomicUsize,
+    /// Fault injection: when set to n > 0, the component's n-th SQLite statement from now
+    /// traps its instance instead of running (then it is off again). What a crash mid-write
+    /// does, on demand.
+    pub trap_at_sqlite_statement: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
     pub sqlite_connections: OpenConnections,
 }
@@ -95,6 +99,25 @@ impl ComponentStats {
 
     pub fn outbound_not_modified(&self) -> usize {
         self.outbound_not_modified.load(Ordering::SeqCst)
+    }
+
+    /// Makes the `n`-th SQLite statement from now trap its instance (see
+    /// [`Self::trap_at_sqlite_statement`]).
+    pub fn trap_at_statement(&self, n: usize) {
+        self.trap_at_sqlite_statement.store(n, Ordering::SeqCst);
+    }
+
+    /// Counts a statement about to run; `Err` when the injected trap is due.
+    pub(crate) fn statement(&self) -> wasmtime::Result<()> {
+        Self::count(&self.sqlite_statements);
+        let due = self
+            .trap_at_sqlite_statement
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok_and(|n| n == 1);
+        if due {
+            wasmtime::bail!("injected trap at a SQLite statement");
+        }
+        Ok(())
     }
 
     pub(crate) fn count(counter: &AtomicUsize) {

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod movie_system;
 pub mod outbound;
 pub mod redis;
+pub mod redis_server;
 pub mod runtime_config;
 pub mod spin_variables;
 pub mod sqlite;

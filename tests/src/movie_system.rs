@@ -53,6 +53,24 @@ pub fn editor_token() -> String {
     token("editor", "metadata:write ratings:write ratings:admin")
 }
 
+/// Loads the event consumer's app (`spin-events.toml`) as `spin up -f spin-events.toml` would,
+/// with its stores under `storage_root`: the same `ratings` database as the movie system's
+/// under the same root. Its Redis trigger starts with [`App::start_redis`].
+pub fn load_events(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
+    build()?;
+    let root = repo_root();
+    let options = AppOptions {
+        storage_root: Some(storage_root.to_owned()),
+        ignore_environment: true,
+        ..options
+    };
+    App::load(
+        &root.join("spin-events.toml"),
+        Some(&root.join("runtime-config.toml")),
+        options,
+    )
+}
+
 /// Loads the movie system as [`load`] does, from the components as they were last built.
 pub fn load_built(storage_root: &Path, mut options: AppOptions) -> anyhow::Result<App> {
     let root = repo_root();

@@ -251,7 +251,7 @@ impl SpinView<'_> {
         &self,
         handle: &Resource<ConnectionHandle>,
     ) -> wasmtime::Result<Arc<GuestConnection>> {
-        ComponentStats::count(&self.state.stats.sqlite_statements);
+        self.state.stats.statement()?;
         self.connection(handle)
     }
 

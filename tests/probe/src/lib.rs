@@ -79,6 +79,16 @@ mod entry {
                     Err(e) => format!("{e:?}"),
                 })
             }
+            // Opens the Redis server at `?address=` and pings it.
+            ["redis"] => reply(
+                match spin_sdk::redis::Connection::open(param("address")).await {
+                    Ok(connection) => match connection.execute("PING", []).await {
+                        Ok(results) => format!("ok {results:?}"),
+                        Err(e) => format!("{e:?}"),
+                    },
+                    Err(e) => format!("{e:?}"),
+                },
+            ),
             ["var", name] => reply(match spin_sdk::variables::get(name).await {
                 Ok(value) => format!("ok {value}"),
                 Err(e) => format!("{e:?}"),

@@ -6,7 +6,8 @@
 //! - each message is handled to the end before the next one on that address is read; every
 //!   component subscribed to the channel gets it, each in a fresh instance, at the same time;
 //! - a handler that returns an error or traps is logged and the message is gone: no
-//!   acknowledgement, no redelivery;
+//!   acknowledgement, no redelivery; so is a component that does not export
+//!   `spin:redis/inbound-redis@3.0.0` (Spin looks for the export per message, not at start);
 //! - a server that cannot be reached at start fails the start, and a lost connection ends the
 //!   subscriber with "disconnected from ...": the trigger exits instead of reconnecting (under
 //!   `spin up`, every trigger of the app then stops).
@@ -17,6 +18,7 @@
 use crate::bindings::redis_trigger::RedisTriggerPre;
 use crate::component::ComponentRuntime;
 use crate::manifest::Manifest;
+use crate::state::HostState;
 use crate::variables::Variables;
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
@@ -24,6 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::task::JoinHandle;
+use wasmtime::component::InstancePre;
 
 /// One `[[trigger.redis]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +40,16 @@ pub struct Subscription {
 #[derive(Default)]
 pub struct RedisTrigger {
     subscriptions: Vec<Subscription>,
-    /// Each subscribed component bound to its `inbound-redis` export.
-    handlers: HashMap<String, RedisTriggerPre<crate::state::HostState>>,
+    /// Each subscribed component bound to its `inbound-redis` export, or why it cannot be.
+    handlers: HashMap<String, Result<RedisTriggerPre<HostState>, String>>,
 }
 
 impl RedisTrigger {
-    /// Reads the subscriptions and binds each subscribed component to its export: a component
-    /// without `spin:redis/inbound-redis@3.0.0#handle-message` fails the load, as in Spin.
+    /// Reads the subscriptions and binds each subscribed component to its export.
     pub fn new(
         manifest: &Manifest,
         variables: &Variables,
-        pre_of: impl Fn(&str) -> Option<wasmtime::component::InstancePre<crate::state::HostState>>,
+        pre_of: impl Fn(&str) -> Option<InstancePre<HostState>>,
     ) -> anyhow::Result<Self> {
         let subscriptions: Vec<Subscription> = manifest
             .trigger
@@ -67,8 +69,8 @@ impl RedisTrigger {
             let id = &subscription.component;
             let pre = pre_of(id).ok_or_else(|| anyhow!("no component {id:?}"))?;
             let bound = RedisTriggerPre::new(pre).map_err(|error| {
-                anyhow!("component {id} does not export spin:redis/inbound-redis: {error:?}")
-            })?;
+                format!("component {id} does not export spin:redis/inbound-redis: {error:?}")
+            });
             handlers.insert(id.clone(), bound);
         }
         Ok(Self {
@@ -144,16 +146,20 @@ impl RedisTrigger {
 /// One component subscribed to a channel.
 struct Handler {
     runtime: Arc<ComponentRuntime>,
-    pre: RedisTriggerPre<crate::state::HostState>,
+    pre: Result<RedisTriggerPre<HostState>, String>,
 }
 
 impl Handler {
     /// Runs the component once on `payload` in a fresh instance; an error is logged and the
     /// message dropped.
     async fn deliver(&self, payload: Vec<u8>) {
+        let pre = match &self.pre {
+            Ok(pre) => pre,
+            Err(unbound) => return self.runtime.log.note(unbound),
+        };
         let mut store = self.runtime.new_store();
         let outcome = async {
-            let bindings = self.pre.instantiate_async(&mut store).await?;
+            let bindings = pre.instantiate_async(&mut store).await?;
             self.runtime.instantiated();
             let returned = store
                 .run_concurrent(async |accessor| {

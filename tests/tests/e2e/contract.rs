@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::AppOptions;
 use spin_test_host::movie_system::mint;
+use spin_test_host::redis_server::RedisServer;
 use std::process::Command;
 
 fn schemathesis() -> String {
@@ -35,12 +36,15 @@ fn documented_operations() -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_no_failure_in_any_operation() {
-    // One client sends everything: no rate limits.
+    // One client sends everything: no rate limits. The event log is up, as in a deployment
+    // that offers `POST /ratings/events` (without it, that route is a 503 by design).
+    let event_log = RedisServer::start();
     let app = common::movie_system_with(AppOptions {
         variables: [
             ("write_rate_limit", "0"),
             ("view_rate_limit", "0"),
             ("token_rate_limit", "0"),
+            ("events_redis_url", &event_log.url()),
         ]
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .into(),

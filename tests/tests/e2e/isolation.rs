@@ -7,9 +7,13 @@ use http::Method;
 use spin_test_host::AppOptions;
 
 async fn probe_as(component: &str, prefix: &str, attempts: &[(&str, &str)]) {
+    probe_with(component, prefix, AppOptions::default(), attempts).await;
+}
+
+async fn probe_with(component: &str, prefix: &str, options: AppOptions, attempts: &[(&str, &str)]) {
     let app = common::movie_system_with(AppOptions {
         replace_sources: [(component.to_owned(), common::probe::wasm())].into(),
-        ..AppOptions::default()
+        ..options
     });
     for (path, expected) in attempts {
         let response = app
@@ -114,6 +118,43 @@ async fn movie_reaches_only_its_cache_its_counts_and_its_two_upstreams() {
         ],
     )
     .await;
+}
+
+/// The event log is rating's alone: rating reaches its address and no other Redis server;
+/// no other component reaches Redis at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_rating_reaches_the_event_log_and_only_its_address() {
+    let log = spin_test_host::redis_server::RedisServer::start();
+    let other = spin_test_host::redis_server::RedisServer::start();
+    let options = || AppOptions {
+        variables: [("events_redis_url".to_owned(), log.url())].into(),
+        ..AppOptions::default()
+    };
+    let reach_log = format!("/redis?address={}", log.url());
+    let reach_other = format!("/redis?address={}", other.url());
+    probe_with(
+        "rating",
+        "/ratings",
+        options(),
+        &[
+            (&reach_log, "ok [RedisResult::Status(\"PONG\")]"),
+            (&reach_other, "Error::InvalidAddress"),
+        ],
+    )
+    .await;
+    for (component, prefix) in [
+        ("metadata", "/metadata"),
+        ("movie", "/movies"),
+        ("auth", "/auth"),
+    ] {
+        probe_with(
+            component,
+            prefix,
+            options(),
+            &[(&reach_log, "Error::InvalidAddress")],
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -59,15 +59,27 @@ fn table<'a>(table: &'a toml::Table, key: &str) -> &'a toml::Table {
         .unwrap_or_else(|| panic!("no table {key}"))
 }
 
+/// Every manifest of the repository: the HTTP app and the event consumer's app.
+const MANIFESTS: [&str; 2] = ["spin.toml", "spin-events.toml"];
+
 struct Checked {
-    manifest: toml::Table,
+    /// The components of every manifest, by id.
+    components: toml::Table,
     policy: toml::Table,
 }
 
 fn load() -> Checked {
     spin_test_host::movie_system::build().expect("the components build");
+    let mut components = toml::Table::new();
+    for manifest in MANIFESTS {
+        let manifest = toml_file(&repo_root().join(manifest));
+        for (id, component) in table(&manifest, "component") {
+            let previous = components.insert(id.clone(), component.clone());
+            assert!(previous.is_none(), "component {id} is in two manifests");
+        }
+    }
     Checked {
-        manifest: toml_file(&repo_root().join("spin.toml")),
+        components,
         policy: toml_file(&repo_root().join("policy/capabilities.toml")),
     }
 }
@@ -84,17 +96,14 @@ fn difference(what: &str, seen: &BTreeSet<String>, allowed: &BTreeSet<String>) -
 #[test]
 fn every_component_has_a_policy_and_every_policy_a_component() {
     let checked = load();
-    let components: BTreeSet<String> = table(&checked.manifest, "component")
-        .keys()
-        .cloned()
-        .collect();
+    let components: BTreeSet<String> = checked.components.keys().cloned().collect();
     let policies: BTreeSet<String> = table(&checked.policy, "component")
         .keys()
         .cloned()
         .collect();
     assert_eq!(
         components, policies,
-        "spin.toml's components against policy/capabilities.toml"
+        "the manifests' components against policy/capabilities.toml"
     );
 }
 
@@ -102,7 +111,7 @@ fn every_component_has_a_policy_and_every_policy_a_component() {
 fn each_component_imports_only_the_interfaces_its_policy_allows() {
     let checked = load();
     let mut failures = Vec::new();
-    for (id, component) in table(&checked.manifest, "component") {
+    for (id, component) in &checked.components {
         let component = component.as_table().expect("a component table");
         let source = component["source"].as_str().expect("source is a path");
         let imports = imported_interfaces(&repo_root().join(source));
@@ -116,7 +125,7 @@ fn each_component_imports_only_the_interfaces_its_policy_allows() {
 fn each_components_grants_in_spin_toml_are_what_its_policy_allows() {
     let checked = load();
     let mut failures = Vec::new();
-    for (id, component) in table(&checked.manifest, "component") {
+    for (id, component) in &checked.components {
         let component = component.as_table().expect("a component table");
         let policy = table(table(&checked.policy, "component"), id);
         for grant in [

@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod cost;
 mod durability;
+mod events;
 mod grpc;
 mod host;
 mod hostile_input;
