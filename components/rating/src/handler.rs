@@ -6,7 +6,7 @@ use crate::controller::{
     PipelineState, RatingController, RatingError, RatingRepository, may_act_for,
 };
 use crate::events::MAX_EVENTS_PER_REQUEST;
-use crate::events::event::{self, RatingEvent, Versions};
+use crate::events::event;
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
 use crate::representation::{AggregateView, RatingView};
@@ -22,7 +22,7 @@ use service_kit::edge::{
     json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
-use service_kit::{FieldErrors, Invalid, JsonObject, Problem};
+use service_kit::{FieldErrors, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingRoute {
@@ -95,7 +95,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
     async fn health_details(&self) -> serde_json::Map<String, serde_json::Value> {
         let state = self.pipeline().await;
         let mut details = serde_json::Map::new();
-        details.insert("events".to_owned(), PipelineView::from(&state).to_json());
+        details.insert("events".to_owned(), pipeline_json(&state));
         details
     }
 
@@ -171,30 +171,8 @@ async fn publish_events<R: RatingRepository, B: RequestBody>(
             "the body must be an array of 1 to {MAX_EVENTS_PER_REQUEST} events"
         )));
     }
-    let batch = event::batch_digest(serde_json::to_string(&items).unwrap_or_default().as_bytes());
-    let mut errors = FieldErrors::new();
-    let mut events = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let serde_json::Value::Object(mut object) = item else {
-            errors.reject(
-                &format!("[{index}]"),
-                Invalid::new("must be an event object"),
-            );
-            continue;
-        };
-        event::complete(&mut object, &batch, index);
-        let fields = JsonObject::from_value(serde_json::Value::Object(object)).unwrap_or_default();
-        match RatingEvent::from_json(fields, Versions::Current) {
-            Ok(parsed) => events.push(parsed),
-            Err(invalid) => {
-                for error in invalid.into_vec() {
-                    let field = format!("[{index}].{}", error.field);
-                    errors.reject(&field, Invalid::new(error.message));
-                }
-            }
-        }
-    }
-    let events = errors.conclude(Some(events))?;
+    let digest = event::batch_digest(serde_json::to_string(&items).unwrap_or_default().as_bytes());
+    let events = event::read_batch(items, &digest)?;
     let accepted = controller.publish_events(&events).await?;
     Ok(respond::json(
         StatusCode::ACCEPTED,
@@ -203,41 +181,31 @@ async fn publish_events<R: RatingRepository, B: RequestBody>(
 }
 
 /// The event pipeline as the health report shows it.
-struct PipelineView<'a>(&'a PipelineState);
-
-impl<'a> From<&'a PipelineState> for PipelineView<'a> {
-    fn from(state: &'a PipelineState) -> Self {
-        Self(state)
-    }
-}
-
-impl PipelineView<'_> {
-    fn to_json(&self) -> serde_json::Value {
-        let mut view = serde_json::Map::new();
-        match &self.0.depths {
-            Ok(depths) => {
-                view.insert("status".into(), "reachable".into());
-                view.insert("lag".into(), depths.waiting.into());
-                view.insert("inFlight".into(), depths.in_flight.into());
-                view.insert("deadLetters".into(), depths.dead.into());
-            }
-            Err(error) => {
-                eprintln!("event log unreachable for the health report: {error}");
-                view.insert("status".into(), "unreachable".into());
-            }
+fn pipeline_json(state: &PipelineState) -> serde_json::Value {
+    let mut view = serde_json::Map::new();
+    match &state.depths {
+        Ok(depths) => {
+            view.insert("status".into(), "reachable".into());
+            view.insert("lag".into(), depths.waiting.into());
+            view.insert("inFlight".into(), depths.in_flight.into());
+            view.insert("deadLetters".into(), depths.dead.into());
         }
-        let last = match &self.0.last_applied {
-            Ok(Some(progress)) => serde_json::json!({
-                "eventId": progress.event_id,
-                "position": progress.position,
-                "appliedAtMs": progress.applied_at_ms,
-                "appliedTotal": progress.applied_total,
-            }),
-            Ok(None) | Err(_) => serde_json::Value::Null,
-        };
-        view.insert("lastApplied".into(), last);
-        serde_json::Value::Object(view)
+        Err(error) => {
+            eprintln!("event log unreachable for the health report: {error}");
+            view.insert("status".into(), "unreachable".into());
+        }
     }
+    let last = match &state.last_applied {
+        Ok(Some(progress)) => serde_json::json!({
+            "eventId": progress.event_id,
+            "position": progress.position,
+            "appliedAtMs": progress.applied_at_ms,
+            "appliedTotal": progress.applied_total,
+        }),
+        Ok(None) | Err(_) => serde_json::Value::Null,
+    };
+    view.insert("lastApplied".into(), last);
+    serde_json::Value::Object(view)
 }
 
 /// Every invalid part is named at once: the path's, then the body's.

@@ -2,9 +2,8 @@
 //! publish them, wake the consumer.
 #![cfg(not(target_arch = "wasm32"))]
 
-use rating::events::event::{self, RatingEvent, Versions};
+use rating::events::event::{self, RatingEvent};
 use rating::events::stream::{APPEND_ALL, STREAM, WAKE_CHANNEL};
-use service_kit::JsonObject;
 
 pub const USAGE: &str = "usage:
   ratingingester [--redis URL] [--chunk N] FILE   publish FILE's events (a JSON array)
@@ -50,39 +49,21 @@ pub fn run(args: &[String]) -> Result<String, String> {
     }
 }
 
-/// Every event of a file in the book's format, completed with ids and the schema version, or
-/// every problem found (`event 3: value: must be an integer from 1 to 5`).
+/// Every event of a file in the book's format, completed with ids (from the file's digest)
+/// and the schema version, or every problem found (`[3].value: must be an integer from 1 to 5`).
 pub fn read_events(bytes: &[u8]) -> Result<Vec<RatingEvent>, Vec<String>> {
     let items: Vec<serde_json::Value> = match serde_json::from_slice(bytes) {
         Ok(serde_json::Value::Array(items)) => items,
         Ok(_) => return Err(vec!["the file must hold a JSON array of events".to_owned()]),
         Err(error) => return Err(vec![format!("the file is not valid JSON: {error}")]),
     };
-    let batch = event::batch_digest(bytes);
-    let mut problems = Vec::new();
-    let mut events = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let serde_json::Value::Object(mut object) = item else {
-            problems.push(format!("event {index}: must be an object"));
-            continue;
-        };
-        event::complete(&mut object, &batch, index);
-        let fields = JsonObject::from_value(serde_json::Value::Object(object)).unwrap_or_default();
-        match RatingEvent::from_json(fields, Versions::Current) {
-            Ok(parsed) => events.push(parsed),
-            Err(errors) => problems.extend(
-                errors
-                    .into_vec()
-                    .into_iter()
-                    .map(|e| format!("event {index}: {}: {}", e.field, e.message)),
-            ),
-        }
-    }
-    if problems.is_empty() {
-        Ok(events)
-    } else {
-        Err(problems)
-    }
+    event::read_batch(items, &event::batch_digest(bytes)).map_err(|errors| {
+        errors
+            .into_vec()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect()
+    })
 }
 
 fn connect(address: &str) -> Result<redis::Connection, String> {
@@ -145,8 +126,8 @@ mod tests {
         assert_eq!(
             read_events(file),
             Err(vec![
-                "event 0: value: must be an integer from 1 to 5".to_owned(),
-                "event 1: must be an object".to_owned()
+                "[0].value: must be an integer from 1 to 5".to_owned(),
+                "[1]: must be an event object".to_owned()
             ])
         );
     }

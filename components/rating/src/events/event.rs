@@ -292,25 +292,48 @@ impl RatingEvent {
     }
 }
 
-/// Completes an event as a producer received it: the book's files carry neither an id nor a
-/// version. A missing `eventId` becomes `{batch}-{index}` (the batch's content digest and the
-/// event's place in it), so sending the same batch again, after a timeout say, is the same
-/// events again and changes nothing; a missing `schemaVersion` is the current one.
-pub fn complete(
-    object: &mut serde_json::Map<String, serde_json::Value>,
-    batch: &str,
-    index: usize,
-) {
+/// Reads a producer's batch (a JSON array's items) into events of this release's version, or
+/// every invalid member of every event, named `[index].field`. The book's files carry neither
+/// an id nor a version: a missing `eventId` becomes `{digest}-{index}` (the batch's content
+/// digest, [`batch_digest`], and the event's place in it), so sending the same batch again,
+/// after a timeout say, is the same events again and changes nothing; a missing
+/// `schemaVersion` is the current one.
+pub fn read_batch(
+    items: Vec<serde_json::Value>,
+    digest: &str,
+) -> Result<Vec<RatingEvent>, FieldErrors> {
     use serde_json::Value;
-    object
-        .entry("eventId")
-        .or_insert_with(|| Value::String(format!("{batch}-{index}")));
-    object
-        .entry("schemaVersion")
-        .or_insert_with(|| Value::String(SchemaVersion::CURRENT.to_string()));
+    let mut errors = FieldErrors::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let Value::Object(mut object) = item else {
+            errors.reject(
+                &format!("[{index}]"),
+                Invalid::new("must be an event object"),
+            );
+            continue;
+        };
+        object
+            .entry("eventId")
+            .or_insert_with(|| Value::String(format!("{digest}-{index}")));
+        object
+            .entry("schemaVersion")
+            .or_insert_with(|| Value::String(SchemaVersion::CURRENT.to_string()));
+        let fields = JsonObject::from_value(Value::Object(object)).unwrap_or_default();
+        match RatingEvent::from_json(fields, Versions::Current) {
+            Ok(event) => events.push(event),
+            Err(invalid) => {
+                for error in invalid.into_vec() {
+                    let field = format!("[{index}].{}", error.field);
+                    errors.reject(&field, Invalid::new(error.message));
+                }
+            }
+        }
+    }
+    errors.conclude(Some(events))
 }
 
-/// A batch's content digest for [`complete`]: 16 hex digits of SHA-256.
+/// A batch's content digest for [`read_batch`]: 16 hex digits of SHA-256.
 pub fn batch_digest(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(bytes);
@@ -411,15 +434,27 @@ mod tests {
     }
 
     #[test]
-    fn completion_gives_a_stable_id_and_the_current_version() {
-        let mut object = serde_json::Map::new();
-        complete(&mut object, "abc", 3);
-        assert_eq!(object["eventId"], json!("abc-3"));
-        assert_eq!(object["schemaVersion"], json!("1.0"));
-        let mut with_id = serde_json::Map::new();
-        with_id.insert("eventId".into(), json!("mine"));
-        complete(&mut with_id, "abc", 3);
-        assert_eq!(with_id["eventId"], json!("mine"), "a producer's id is kept");
+    fn a_batch_gets_stable_ids_and_the_current_version_where_it_has_none() {
+        let mut with_id = book_event();
+        with_id.as_object_mut().unwrap().remove("schemaVersion");
+        let mut without = with_id.clone();
+        without.as_object_mut().unwrap().remove("eventId");
+        let events = read_batch(vec![with_id, without], "abc").unwrap();
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["e1", "abc-1"],
+            "a producer's id is kept, a missing one derived"
+        );
+    }
+
+    #[test]
+    fn a_batch_names_each_invalid_member_by_its_index() {
+        let mut bad = book_event();
+        bad["value"] = json!(0);
+        let errors = read_batch(vec![book_event(), bad, json!(3)], "abc").unwrap_err();
+        let fields: Vec<String> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["[1].value", "[2]"]);
     }
 
     #[test]
