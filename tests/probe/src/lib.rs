@@ -1,6 +1,30 @@
 //! A probe component for the test host's self-tests. It does what our services must never do
 //! (open any store, call any URL, panic on request) so tests can check that the host answers
 //! exactly as Spin does. Only `tests/fixtures/probe-app/spin.toml` uses it.
+//!
+//! It also exports a Redis handler, for the Redis trigger's self-tests: it prints `start <m>`
+//! and `end <m>` around each message `m`, sleeps for a message `sleep-<ms>`, fails for `fail`
+//! and panics for `trap`.
+
+/// The Redis handler (see the crate's doc).
+#[cfg(target_arch = "wasm32")]
+mod redis_entry {
+    #[spin_sdk::redis_subscriber]
+    async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
+        let text = String::from_utf8_lossy(&message).into_owned();
+        println!("start {text}");
+        if let Some(ms) = text.strip_prefix("sleep-").and_then(|ms| ms.parse().ok()) {
+            spin_sdk::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        match text.as_str() {
+            "fail" => anyhow::bail!("the probe was asked to fail"),
+            "trap" => panic!("the probe was asked to trap"),
+            _ => {}
+        }
+        println!("end {text}");
+        Ok(())
+    }
+}
 
 #[cfg(target_arch = "wasm32")]
 mod entry {

@@ -113,16 +113,17 @@ impl RedisTrigger {
         for (address, channels) in by_address {
             let client = redis::Client::open(address)
                 .with_context(|| format!("Redis trigger: bad address {address:?}"))?;
+            // Spin names the server as `host:port` in its messages.
+            let server = client.get_connection_info().addr.to_string();
             let mut pubsub = client
                 .get_async_pubsub()
                 .await
-                .with_context(|| format!("Redis trigger failed to connect to {address}"))?;
+                .with_context(|| format!("Redis trigger failed to connect to {server}"))?;
             for channel in channels.keys() {
                 pubsub.subscribe(channel).await.with_context(|| {
-                    format!("Redis trigger failed to subscribe to channel {channel:?} on {address}")
+                    format!("Redis trigger failed to subscribe to channel {channel:?} on {server}")
                 })?;
             }
-            let address = address.to_owned();
             let handled = Arc::clone(&handled);
             tasks.push(tokio::spawn(async move {
                 let mut messages = pubsub.on_message();
@@ -136,7 +137,7 @@ impl RedisTrigger {
                     futures::future::join_all(deliveries).await;
                     handled.fetch_add(1, Ordering::SeqCst);
                 }
-                anyhow!("disconnected from {address}")
+                anyhow!("disconnected from {server}")
             }));
         }
         Ok(RedisListeners { tasks, handled })

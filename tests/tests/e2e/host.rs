@@ -5,7 +5,8 @@ use super::common;
 
 use common::stub::{self, Canned};
 use http::{Method, StatusCode};
-use spin_test_host::triggers::redis::Subscription;
+use spin_test_host::redis_server::RedisServer;
+use spin_test_host::triggers::redis::{RedisListeners, Subscription};
 use spin_test_host::{App, AppOptions, InstanceLimits, TestResponse};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -574,5 +575,134 @@ async fn a_chained_call_ignores_the_first_byte_timeout() {
     assert_eq!(
         answer, "status 200 slept 400 ms",
         "chained call to a 400 ms handler with a 50 ms first-byte timeout"
+    );
+}
+
+/// An app whose one component is the probe, subscribed to channel `c` of `redis`.
+async fn probe_subscribed(dir: &Path, redis: &RedisServer) -> (App, RedisListeners) {
+    let manifest = format!(
+        "spin_manifest_version = 2\n\
+         [application]\nname = \"t\"\n\
+         [application.trigger.redis]\naddress = \"{}\"\n\
+         [[trigger.redis]]\nchannel = \"c\"\ncomponent = \"probe\"\n\
+         [component.probe]\nsource = \"{}\"\n",
+        redis.url(),
+        common::probe::wasm().display()
+    );
+    std::fs::write(dir.join("spin.toml"), manifest).unwrap();
+    let app = App::load(&dir.join("spin.toml"), None, AppOptions::default()).unwrap();
+    let listeners = app.start_redis().await.expect("the Redis trigger starts");
+    (app, listeners)
+}
+
+/// Publishes each message on channel `c`, then waits until the trigger has handled them all.
+async fn deliver(redis: &RedisServer, listeners: &RedisListeners, messages: &[&str]) {
+    let before = listeners.handled();
+    for message in messages {
+        let receivers: i64 = redis.command("PUBLISH", &["c", message]);
+        assert_eq!(receivers, 1, "the trigger is subscribed to c");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while listeners.handled() < before + messages.len() {
+        assert!(std::time::Instant::now() < deadline, "messages not handled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The `start`/`end` lines the probe printed.
+fn handled_lines(app: &App) -> Vec<String> {
+    app.log("probe")
+        .lines()
+        .filter(|line| line.starts_with("start ") || line.starts_with("end "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_trigger_handles_one_message_at_a_time() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, listeners) = probe_subscribed(dir.path(), &redis).await;
+    deliver(&redis, &listeners, &["sleep-150", "sleep-100", "quick"]).await;
+    assert_eq!(
+        handled_lines(&app),
+        [
+            "start sleep-150",
+            "end sleep-150",
+            "start sleep-100",
+            "end sleep-100",
+            "start quick",
+            "end quick"
+        ],
+        "each message ends before the next starts"
+    );
+    assert_eq!(
+        app.stats("probe").unwrap().instantiated(),
+        3,
+        "a fresh instance per message"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_or_trapping_redis_handler_loses_its_message_and_the_next_one_runs() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, listeners) = probe_subscribed(dir.path(), &redis).await;
+    deliver(&redis, &listeners, &["fail", "trap", "after"]).await;
+    let log = app.log("probe");
+    assert_eq!(
+        (
+            handled_lines(&app),
+            log.contains("Redis handler returned an error"),
+            app.stats("probe").unwrap().trapped()
+        ),
+        (
+            vec![
+                "start fail".to_owned(),
+                "start trap".to_owned(),
+                "start after".to_owned(),
+                "end after".to_owned()
+            ],
+            true,
+            1
+        ),
+        "an error is logged, a trap counted, and the next message handled:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_trigger_exits_when_its_connection_drops() {
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, mut listeners) = probe_subscribed(dir.path(), &redis).await;
+    redis.stop();
+    let exit = tokio::time::timeout(Duration::from_secs(10), listeners.exit())
+        .await
+        .expect("the trigger exits");
+    let server = redis.url().replace("redis://", "");
+    assert_eq!(exit.to_string(), format!("disconnected from {server}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redis_trigger_does_not_start_without_its_server() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let server = url.replace("redis://", "");
+    drop(redis);
+    let manifest = format!(
+        "spin_manifest_version = 2\n[application]\nname = \"t\"\n\
+         [application.trigger.redis]\naddress = \"{url}\"\n\
+         [[trigger.redis]]\nchannel = \"c\"\ncomponent = \"probe\"\n\
+         [component.probe]\nsource = \"{}\"\n",
+        common::probe::wasm().display()
+    );
+    std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+    let app = App::load(&dir.path().join("spin.toml"), None, AppOptions::default()).unwrap();
+    let error = app.start_redis().await.err().map(|e| e.to_string());
+    assert_eq!(
+        error,
+        Some(format!("Redis trigger failed to connect to {server}")),
+        "starting without the server"
     );
 }
