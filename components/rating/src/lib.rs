@@ -70,16 +70,16 @@ mod ingest {
     /// An error is returned to Spin, which logs it; the entries it concerned stay pending in
     /// the stream and are taken over by a later wake-up.
     #[spin_sdk::redis_subscriber]
-    async fn on_wake(_message: bytes::Bytes) -> anyhow::Result<()> {
-        let settings = settings().await.map_err(anyhow::Error::msg)?;
-        let address = redis_address().await.map_err(anyhow::Error::msg)?;
+    async fn on_wake(_message: Vec<u8>) -> Result<(), String> {
+        let settings = settings().await?;
+        let address = redis_address().await?;
         let log = RedisLog::open(&address)
             .await
-            .map_err(|f| anyhow::anyhow!("{f}"))?;
+            .map_err(|failure| failure.to_string())?;
         let store = SqliteEventStore::dedicated();
         let drained = drain(&log, &store, settings, now_ms)
             .await
-            .map_err(|failure| anyhow::anyhow!("{failure}"))?;
+            .map_err(|failure| failure.to_string())?;
         println!(
             "{{\"event\":\"events.drained\",\"applied\":{},\"duplicates\":{},\"superseded\":{},\"deadLettered\":{},\"handedOn\":{}}}",
             drained.applied.applied,
