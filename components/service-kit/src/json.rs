@@ -44,6 +44,20 @@ impl JsonObject {
         }
     }
 
+    /// A required string member parsed by `parse`, its failure recorded in `errors` under its
+    /// name: what [`crate::edge::Fields::check`] is for path and query values.
+    pub fn check_required<T>(
+        &mut self,
+        errors: &mut FieldErrors,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        errors.check(
+            name,
+            required(self.take_string(name)).and_then(|raw| parse(&raw)),
+        )
+    }
+
     /// Records every member nobody took as an unknown field.
     pub fn reject_unknown(self, errors: &mut FieldErrors) {
         for name in self.members.keys() {
@@ -72,6 +86,26 @@ mod tests {
 
     fn object(value: Value) -> JsonObject {
         JsonObject::from_value(value).expect("an object")
+    }
+
+    #[test]
+    fn a_checked_member_is_parsed_or_its_failure_named() {
+        let mut members = object(json!({"good": "7", "bad": "x"}));
+        let mut errors = FieldErrors::new();
+        let number = |raw: &str| raw.parse::<u8>().map_err(|_| Invalid::new("not a number"));
+        let parsed = [
+            members.check_required(&mut errors, "good", number),
+            members.check_required(&mut errors, "bad", number),
+            members.check_required(&mut errors, "absent", number),
+        ];
+        let fields: Vec<String> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            (parsed, fields),
+            (
+                [Some(7), None, None],
+                vec!["bad".to_owned(), "absent".to_owned()]
+            )
+        );
     }
 
     #[test]

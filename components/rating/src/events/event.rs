@@ -183,35 +183,16 @@ impl RatingEvent {
                 None
             }
         };
-        let text = |fields: &mut JsonObject, name: &str| required(fields.take_string(name));
-        let id = errors.check(
-            "eventId",
-            text(&mut fields, "eventId").and_then(|raw| EventId::parse(&raw)),
-        );
-        let provider = errors.check(
-            "providerId",
-            text(&mut fields, "providerId").and_then(|raw| ProviderId::parse(&raw)),
-        );
-        let record_type = errors.check(
-            "recordType",
-            text(&mut fields, "recordType").and_then(|raw| RecordType::parse(&raw)),
-        );
-        let record_id = errors.check(
-            "recordId",
-            text(&mut fields, "recordId").and_then(|raw| RecordId::parse(&raw)),
-        );
-        let user = errors.check(
-            "userId",
-            text(&mut fields, "userId").and_then(|raw| UserId::parse(&raw)),
-        );
-        let kind = errors.check(
-            "eventType",
-            text(&mut fields, "eventType").and_then(|raw| match raw.as_str() {
-                "put" => Ok(true),
-                "delete" => Ok(false),
-                _ => Err(Invalid::new("must be \"put\" or \"delete\"")),
-            }),
-        );
+        let id = fields.check_required(&mut errors, "eventId", EventId::parse);
+        let provider = fields.check_required(&mut errors, "providerId", ProviderId::parse);
+        let record_type = fields.check_required(&mut errors, "recordType", RecordType::parse);
+        let record_id = fields.check_required(&mut errors, "recordId", RecordId::parse);
+        let user = fields.check_required(&mut errors, "userId", UserId::parse);
+        let kind = fields.check_required(&mut errors, "eventType", |raw| match raw {
+            "put" => Ok(true),
+            "delete" => Ok(false),
+            _ => Err(Invalid::new("must be \"put\" or \"delete\"")),
+        });
         let value = fields.take_integer("value");
         let change = match kind {
             Some(true) => errors
