@@ -178,13 +178,11 @@ fn token_problem(error: TokenError) -> Problem {
     match error {
         TokenError::InvalidClient => invalid_client(),
         TokenError::InvalidScope(_) => oauth("invalid_scope", error.to_string()),
-        TokenError::NoSigningKey => {
-            eprintln!("{error}");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "token issuance is not configured",
-            )
-        }
+        TokenError::NoSigningKey => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "token issuance is not configured",
+        )
+        .with_cause(&error),
         TokenError::Storage(failure) => Problem::from(failure),
     }
 }

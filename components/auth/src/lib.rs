@@ -20,7 +20,7 @@ mod entry {
     use crate::controller::{AuthController, TokenSettings};
     use crate::keyring::Keyring;
     use crate::repository::sqlite::SqliteClientRepository;
-    use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::edge::{self, HttpResponse, respond};
     use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
 
@@ -35,10 +35,7 @@ mod entry {
         };
         let (limits, keyring, settings) = match configured.await {
             Ok(configured) => configured,
-            Err(error) => {
-                eprintln!("auth is misconfigured: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("auth", error),
         };
         let controller =
             AuthController::new(SqliteClientRepository::for_instance(), keyring, settings)

@@ -19,7 +19,7 @@ mod entry {
     use crate::controller::MetadataController;
     use crate::repository::sqlite::SqliteMetadataRepository;
     use service_kit::auth::config::Trust;
-    use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::edge::{self, HttpResponse, respond};
     use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
 
@@ -29,17 +29,11 @@ mod entry {
     async fn serve(request: Request) -> HttpResponse {
         let limits = match Limits::for_instance().await {
             Ok(limits) => limits,
-            Err(error) => {
-                eprintln!("metadata is misconfigured: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("metadata", error),
         };
         let trust = match Trust::for_instance().await {
             Ok(trust) => trust,
-            Err(error) => {
-                eprintln!("metadata's token settings are invalid: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("metadata", error),
         };
         let controller = MetadataController::new(SqliteMetadataRepository::for_instance())
             .with_limits(limits)

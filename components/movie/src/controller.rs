@@ -32,6 +32,16 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// The failure's kind, as the access line's `upstreams[].outcome` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::Transport(_) => "transport",
+            GatewayError::Status(_) => "status",
+            GatewayError::TimedOut => "timeout",
+            GatewayError::Malformed(_) => "malformed",
+        }
+    }
+
     /// Worth another attempt of an idempotent GET: the request may not have reached the
     /// upstream, or the upstream said it is momentarily unable. A timeout is not retried: the
     /// upstream is slow, and asking it again adds load while using up the budget.
@@ -290,7 +300,9 @@ where
             }
             .into()),
             Err(error) => {
-                eprintln!("counting a view of {client}: {error}");
+                service_kit::telemetry::warn("rate_limit.count_failed")
+                    .cause(&error)
+                    .emit();
                 Ok(None)
             }
         }
@@ -347,7 +359,10 @@ where
             (Err(unanswered), _) => {
                 return match stale {
                     Some(entry) => {
-                        eprintln!("serving a stale view of {id}: metadata {unanswered:?}");
+                        service_kit::telemetry::warn("movie.stale_view_served")
+                            .with("movie.id", id.as_str())
+                            .cause(format!("metadata {unanswered:?}"))
+                            .emit();
                         Ok(self.served(entry, CacheOutcome::StaleServed, self.clock.now_ms()))
                     }
                     None => Err(unavailable("metadata", unanswered)),
@@ -362,7 +377,10 @@ where
             }
             (Ok(Fetched::NotModified), None) => None,
             (Err(unanswered), _) => {
-                eprintln!("movie {id} served without rating: rating {unanswered:?}");
+                service_kit::telemetry::warn("movie.served_without_rating")
+                    .with("movie.id", id.as_str())
+                    .cause(format!("rating {unanswered:?}"))
+                    .emit();
                 None
             }
         };
@@ -451,7 +469,10 @@ where
         match self.cache.get(&entry::key(id)).await {
             Ok(bytes) => bytes.and_then(|bytes| CachedView::decode(id, &bytes)),
             Err(error) => {
-                eprintln!("reading the cached view of {id}: {error}");
+                service_kit::telemetry::warn("cache.read_failed")
+                    .with("movie.id", id.as_str())
+                    .cause(&error)
+                    .emit();
                 None
             }
         }
@@ -478,7 +499,10 @@ where
         match self.cache.set(&key, &view.encode()).await {
             Ok(()) => true,
             Err(error) => {
-                eprintln!("caching the view of {}: {error}", view.details.id);
+                service_kit::telemetry::warn("cache.write_failed")
+                    .with("movie.id", view.details.id.as_str())
+                    .cause(&error)
+                    .emit();
                 false
             }
         }
@@ -488,7 +512,10 @@ where
     async fn forget(&self, id: &MovieId) {
         self.memory.remove(id);
         if let Err(error) = self.cache.delete(&entry::key(id)).await {
-            eprintln!("dropping the cached view of {id}: {error}");
+            service_kit::telemetry::warn("cache.delete_failed")
+                .with("movie.id", id.as_str())
+                .cause(&error)
+                .emit();
         }
     }
 
@@ -497,7 +524,9 @@ where
         match self.cache.get(breaker::KEY).await {
             Ok(bytes) => bytes.as_deref().map(Breakers::decode).unwrap_or_default(),
             Err(error) => {
-                eprintln!("reading the breakers: {error}");
+                service_kit::telemetry::warn("breakers.read_failed")
+                    .cause(&error)
+                    .emit();
                 Breakers::default()
             }
         }
@@ -519,7 +548,9 @@ where
         if updated != before
             && let Err(error) = self.cache.set(breaker::KEY, &updated.encode()).await
         {
-            eprintln!("writing the breakers: {error}");
+            service_kit::telemetry::warn("breakers.write_failed")
+                .cause(&error)
+                .emit();
         }
     }
 }

@@ -28,12 +28,14 @@ mod entry {
     use crate::cache::store::KeyValueCache;
     use crate::clock::WasiClock;
     use crate::config::Config;
-    use crate::controller::{MovieController, MovieError};
+    use crate::controller::MovieController;
     use crate::gateway::metadata::HttpMetadataGateway;
+    use crate::gateway::outbound::Outbound;
     use crate::gateway::rating::HttpRatingGateway;
     use crate::migrations::DATABASE;
-    use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::edge::{self, HttpResponse, respond};
     use service_kit::rate_limit::Limits;
+    use service_kit::telemetry::RequestId;
     use spin_sdk::http::Request;
 
     thread_local! {
@@ -45,22 +47,29 @@ mod entry {
     /// memory cache; the routes are in [`crate::handler`]. Without a usable configuration
     /// nothing can be served: a 500, and the cause in the log.
     #[spin_sdk::http_service]
-    async fn serve(request: Request) -> HttpResponse {
+    async fn serve(mut request: Request) -> HttpResponse {
+        // The id is settled first, so that the upstreams and the access line share it.
+        let outbound = Outbound::new(RequestId::assign(request.headers_mut()));
         let config = match Config::for_instance().await {
             Ok(config) => config,
-            Err(error) => return Problem::from(MovieError::from(error)).into_response(),
+            Err(error) => return respond::misconfigured("movie", error),
         };
         let limits = match Limits::for_instance().await {
             Ok(limits) => limits,
-            Err(error) => {
-                eprintln!("movie is misconfigured: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("movie", error),
         };
         let controller = MovieController::new(
             (
-                HttpMetadataGateway::new(config.upstreams.metadata, config.upstreams.protocol),
-                HttpRatingGateway::new(config.upstreams.rating, config.upstreams.protocol),
+                HttpMetadataGateway::new(
+                    config.upstreams.metadata,
+                    config.upstreams.protocol,
+                    outbound.clone(),
+                ),
+                HttpRatingGateway::new(
+                    config.upstreams.rating,
+                    config.upstreams.protocol,
+                    outbound.clone(),
+                ),
             ),
             // The counts' connection opens on first use: a cache hit never opens it.
             (KeyValueCache, service_kit::sqlite::for_instance(&DATABASE)),
@@ -69,6 +78,6 @@ mod entry {
             config.settings,
         )
         .with_limits(limits);
-        edge::serve(&controller, request).await
+        edge::serve_noted(&controller, request, &*outbound).await
     }
 }

@@ -191,7 +191,9 @@ fn pipeline_json(state: &PipelineState) -> serde_json::Value {
             view.insert("deadLetters".into(), depths.dead.into());
         }
         Err(error) => {
-            eprintln!("event log unreachable for the health report: {error}");
+            service_kit::telemetry::warn("events.log_unreachable")
+                .cause(error)
+                .emit();
             view.insert("status".into(), "unreachable".into());
         }
     }

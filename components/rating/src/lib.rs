@@ -19,7 +19,7 @@ mod entry {
     use crate::controller::RatingController;
     use crate::repository::sqlite::SqliteRatingRepository;
     use service_kit::auth::config::Trust;
-    use service_kit::edge::{self, HttpResponse, Problem};
+    use service_kit::edge::{self, HttpResponse, respond};
     use service_kit::rate_limit::Limits;
     use spin_sdk::http::Request;
 
@@ -29,24 +29,15 @@ mod entry {
     async fn serve(request: Request) -> HttpResponse {
         let limits = match Limits::for_instance().await {
             Ok(limits) => limits,
-            Err(error) => {
-                eprintln!("rating is misconfigured: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("rating", error),
         };
         let trust = match Trust::for_instance().await {
             Ok(trust) => trust,
-            Err(error) => {
-                eprintln!("rating's token settings are invalid: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("rating", error),
         };
         let address = match crate::events::redis_address().await {
             Ok(address) => address,
-            Err(error) => {
-                eprintln!("rating is misconfigured: {error}");
-                return Problem::internal().into_response();
-            }
+            Err(error) => return respond::misconfigured("rating", error),
         };
         let controller = RatingController::new(SqliteRatingRepository::for_instance())
             .with_limits(limits)
@@ -61,33 +52,40 @@ mod entry {
 /// nothing; the events are in the stream.
 #[cfg(target_arch = "wasm32")]
 mod ingest {
-    use crate::events::consumer::drain;
+    use crate::events::consumer::{Drained, drain};
     use crate::events::log::RedisLog;
     use crate::events::{redis_address, settings};
     use crate::repository::sqlite_events::SqliteEventStore;
     use service_kit::instance::now_ms;
+    use service_kit::telemetry;
 
     /// An error is returned to Spin, which logs it; the entries it concerned stay pending in
     /// the stream and are taken over by a later wake-up.
     #[spin_sdk::redis_subscriber]
     async fn on_wake(_message: Vec<u8>) -> Result<(), String> {
+        telemetry::name_component("rating-ingest");
+        let drained = wake().await.inspect_err(|cause| {
+            telemetry::error("events.drain_failed").cause(cause).emit();
+        })?;
+        telemetry::info("events.drained")
+            .with("events.applied", drained.applied.applied)
+            .with("events.duplicates", drained.applied.duplicates)
+            .with("events.superseded", drained.applied.superseded)
+            .with("events.dead_lettered", drained.dead_lettered)
+            .with("events.handed_on", drained.handed_on)
+            .emit();
+        Ok(())
+    }
+
+    async fn wake() -> Result<Drained, String> {
         let settings = settings().await?;
         let address = redis_address().await?;
         let log = RedisLog::open(&address)
             .await
             .map_err(|failure| failure.to_string())?;
         let store = SqliteEventStore::dedicated();
-        let drained = drain(&log, &store, settings, now_ms)
+        drain(&log, &store, settings, now_ms)
             .await
-            .map_err(|failure| failure.to_string())?;
-        println!(
-            "{{\"event\":\"events.drained\",\"applied\":{},\"duplicates\":{},\"superseded\":{},\"deadLettered\":{},\"handedOn\":{}}}",
-            drained.applied.applied,
-            drained.applied.duplicates,
-            drained.applied.superseded,
-            drained.dead_lettered,
-            drained.handed_on
-        );
-        Ok(())
+            .map_err(|failure| failure.to_string())
     }
 }

@@ -36,6 +36,24 @@ pub enum ErrorClass {
     Busy,
 }
 
+impl ErrorClass {
+    /// The class as the `error.type` of a log line: stable, low-cardinality, for alerts and
+    /// dashboards to group by.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ErrorClass::Unauthenticated => "unauthenticated",
+            ErrorClass::Forbidden(_) => "forbidden",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Upstream(_) => "upstream_invalid",
+            ErrorClass::Unavailable { .. } => "upstream_unavailable",
+            ErrorClass::TimedOut(_) => "upstream_timeout",
+            ErrorClass::RateLimited(_) => "rate_limited",
+            ErrorClass::Internal => "internal",
+            ErrorClass::Busy => "busy",
+        }
+    }
+}
+
 /// An error that knows its [`ErrorClass`].
 pub trait Classify: std::error::Error {
     fn class(&self) -> ErrorClass;

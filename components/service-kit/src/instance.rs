@@ -1,4 +1,5 @@
-//! What every component instance reads from Spin: its variables and the wall clock.
+//! What every component instance reads from Spin: its variables, the wall clock and the
+//! monotonic clock.
 
 /// The value of the Spin variable `name` (granted in the component's `[variables]`).
 pub async fn variable(name: &str) -> Result<String, String> {
@@ -25,4 +26,42 @@ pub fn now_ms() -> u64 {
             .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0)
     }
+}
+
+/// Time elapsed since it started, on the monotonic clock: durations must not jump when the
+/// wall clock is stepped.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch {
+    #[cfg(target_arch = "wasm32")]
+    started_ns: u64,
+    #[cfg(not(target_arch = "wasm32"))]
+    started: std::time::Instant,
+}
+
+impl Stopwatch {
+    pub fn start() -> Self {
+        Self {
+            #[cfg(target_arch = "wasm32")]
+            started_ns: spin_sdk::wasip3::clocks::monotonic_clock::now(),
+            #[cfg(not(target_arch = "wasm32"))]
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn elapsed(&self) -> std::time::Duration {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let now = spin_sdk::wasip3::clocks::monotonic_clock::now();
+            std::time::Duration::from_nanos(now.saturating_sub(self.started_ns))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.started.elapsed()
+        }
+    }
+}
+
+/// A duration in milliseconds with microsecond precision, as the log lines state them.
+pub fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_micros() as f64) / 1000.0
 }

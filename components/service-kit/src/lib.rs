@@ -8,7 +8,8 @@
 //! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
 //! the service's database), [`auth`] (bearer tokens: issuance and verification) and
 //! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`], and
-//! gRPC's framing and statuses on top of it in [`grpc`].
+//! gRPC's framing and statuses on top of it in [`grpc`]; what a component
+//! tells its operator (request ids, structured log lines) in [`telemetry`].
 
 pub mod auth;
 pub mod deadline;
@@ -23,6 +24,7 @@ pub mod lock_waits;
 pub mod rate_limit;
 pub mod sqlite;
 pub mod storage;
+pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

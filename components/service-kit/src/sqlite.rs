@@ -310,7 +310,11 @@ async fn apply_setting(
         Ok(rows) => Ok(Some(rows)),
         Err(error) if is_locked(&error) => Err(error.into()),
         Err(error) => {
-            eprintln!("sqlite {}: {pragma} refused: {error:?}", database.label);
+            crate::telemetry::warn("sqlite.setting_refused")
+                .with("db.namespace", database.label)
+                .with("db.query.text", pragma)
+                .cause(format!("{error:?}"))
+                .emit();
             Ok(None)
         }
     }
@@ -355,10 +359,11 @@ async fn set_journal_mode(
     };
     let now: Option<&str> = rows.first().and_then(|row| row.get(0));
     if !now.is_some_and(|mode| mode.eq_ignore_ascii_case(wanted)) {
-        eprintln!(
-            "sqlite {}: asked for journal_mode {wanted}, the database kept {now:?}",
-            database.label
-        );
+        crate::telemetry::warn("sqlite.journal_mode_kept")
+            .with("db.namespace", database.label)
+            .with("sqlite.journal_mode.wanted", wanted)
+            .with("sqlite.journal_mode.kept", now.unwrap_or_default())
+            .emit();
     }
     Ok(())
 }
@@ -372,7 +377,9 @@ async fn migrate(connection: &Connection, migrations: &[Migration]) -> Result<()
         Ok(()) => Ok(query(connection, "COMMIT", []).await.map(drop)?),
         Err(failure) => {
             if let Err(error) = query(connection, "ROLLBACK", []).await {
-                eprintln!("rolling back a failed migration failed too: {error:?}");
+                crate::telemetry::error("sqlite.migration_rollback_failed")
+                    .cause(format!("{error:?}"))
+                    .emit();
             }
             Err(failure)
         }

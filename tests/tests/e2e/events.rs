@@ -337,6 +337,24 @@ async fn invalid_unknown_version_and_foreign_entries_are_dead_lettered_with_thei
         (json!([4.0, 1]), json!(4)),
         "only the valid event applied; the health report counts the dead letters"
     );
+    let logged: Vec<Value> = p
+        .consumer
+        .log("rating-ingest")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["event.name"] == "events.dead_lettered")
+        .collect();
+    assert_eq!(
+        logged.len(),
+        4,
+        "one warn line per dead letter, for the collector to count: {logged:?}"
+    );
+    assert!(
+        logged.iter().all(|line| line["level"] == "warn"
+            && line["service.name"] == "rating-ingest"
+            && line["error.message"].is_string()),
+        "{logged:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,3 +22,4 @@ mod reliability;
 mod security;
 mod smoke;
 mod storage;
+mod telemetry;

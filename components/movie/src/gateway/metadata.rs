@@ -1,26 +1,32 @@
 //! The metadata service: `GET {metadata_url}/metadata/{id}`, or its gRPC `GetMetadata`.
 
+use super::outbound::Outbound;
 use super::request::{call_grpc, get_json};
 use crate::cache::entry::Validator;
 use crate::config::{BaseUrl, Protocol};
 use crate::controller::{Fetched, GatewayError, MetadataGateway};
 use crate::model::{MovieId, MovieMetadata};
 use movie_proto::{self as proto, paths};
+use std::rc::Rc;
 use std::time::Duration;
 
 pub struct HttpMetadataGateway {
     base: BaseUrl,
     protocol: Protocol,
+    outbound: Rc<Outbound>,
 }
 
 impl HttpMetadataGateway {
-    pub fn new(base: BaseUrl, protocol: Protocol) -> Self {
-        Self { base, protocol }
+    pub fn new(base: BaseUrl, protocol: Protocol, outbound: Rc<Outbound>) -> Self {
+        Self {
+            base,
+            protocol,
+            outbound,
+        }
     }
-}
 
-impl MetadataGateway for HttpMetadataGateway {
-    async fn metadata(
+    /// One attempt, over the configured protocol.
+    async fn fetch(
         &self,
         id: &MovieId,
         known: Option<&Validator>,
@@ -29,14 +35,21 @@ impl MetadataGateway for HttpMetadataGateway {
         let fetched = match self.protocol {
             Protocol::Json => {
                 let url = self.base.join(&format!("/metadata/{id}"));
-                get_json::<MovieMetadata>(&url, known, timeout).await?
+                get_json::<MovieMetadata>(&url, known, timeout, self.outbound.request_id()).await?
             }
             Protocol::Grpc => {
                 let url = self.base.join(paths::GET_METADATA);
                 let call = proto::GetMetadataRequest {
                     movie_id: id.as_str().to_owned(),
                 };
-                match call_grpc::<_, proto::GetMetadataResponse>(&url, &call, timeout).await? {
+                match call_grpc::<_, proto::GetMetadataResponse>(
+                    &url,
+                    &call,
+                    timeout,
+                    self.outbound.request_id(),
+                )
+                .await?
+                {
                     Fetched::Found { value, tag } => Fetched::Found {
                         value: from_message(value.metadata.unwrap_or_default()),
                         tag,
@@ -53,11 +66,25 @@ impl MetadataGateway for HttpMetadataGateway {
             fetched => Ok(fetched),
         }
     }
+}
+
+impl MetadataGateway for HttpMetadataGateway {
+    async fn metadata(
+        &self,
+        id: &MovieId,
+        known: Option<&Validator>,
+        timeout: Duration,
+    ) -> Result<Fetched<MovieMetadata>, GatewayError> {
+        let attempt = self.fetch(id, known, timeout);
+        self.outbound.timed("metadata", attempt).await
+    }
 
     /// Its own health report, `GET {metadata_url}/health/metadata`: healthy when it answers 200.
     async fn healthy(&self, timeout: Duration) -> bool {
         let url = self.base.join("/health/metadata");
-        let report = get_json::<serde_json::Value>(&url, None, timeout).await;
+        let request_id = self.outbound.request_id();
+        let attempt = get_json::<serde_json::Value>(&url, None, timeout, request_id);
+        let report = self.outbound.timed("metadata", attempt).await;
         matches!(report, Ok(Fetched::Found { .. }))
     }
 }

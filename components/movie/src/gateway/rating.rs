@@ -1,6 +1,7 @@
 //! The rating service: `GET {rating_url}/ratings/movie/{id}`, or its gRPC `GetRatingSummary`
 //! (the book's `GetAggregatedRating` has no count).
 
+use super::outbound::Outbound;
 use super::request::{call_grpc, get_json};
 use crate::cache::entry::Validator;
 use crate::config::{BaseUrl, Protocol};
@@ -8,6 +9,7 @@ use crate::controller::{Fetched, GatewayError, RatingGateway};
 use crate::model::{MovieId, RatingSummary};
 use movie_proto::{self as proto, paths};
 use serde::Deserialize;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// The record type under which movies are rated.
@@ -23,16 +25,20 @@ struct Aggregate {
 pub struct HttpRatingGateway {
     base: BaseUrl,
     protocol: Protocol,
+    outbound: Rc<Outbound>,
 }
 
 impl HttpRatingGateway {
-    pub fn new(base: BaseUrl, protocol: Protocol) -> Self {
-        Self { base, protocol }
+    pub fn new(base: BaseUrl, protocol: Protocol, outbound: Rc<Outbound>) -> Self {
+        Self {
+            base,
+            protocol,
+            outbound,
+        }
     }
-}
 
-impl RatingGateway for HttpRatingGateway {
-    async fn rating(
+    /// One attempt, over the configured protocol.
+    async fn fetch(
         &self,
         id: &MovieId,
         known: Option<&Validator>,
@@ -45,7 +51,14 @@ impl RatingGateway for HttpRatingGateway {
                 record_type: RECORD_TYPE.to_owned(),
             };
             return Ok(
-                match call_grpc::<_, proto::v1::RatingSummary>(&url, &call, timeout).await? {
+                match call_grpc::<_, proto::v1::RatingSummary>(
+                    &url,
+                    &call,
+                    timeout,
+                    self.outbound.request_id(),
+                )
+                .await?
+                {
                     Fetched::Found { value, tag } => Fetched::Found {
                         value: RatingSummary {
                             average: value.average,
@@ -59,23 +72,39 @@ impl RatingGateway for HttpRatingGateway {
             );
         }
         let url = self.base.join(&format!("/ratings/{RECORD_TYPE}/{id}"));
-        Ok(match get_json::<Aggregate>(&url, known, timeout).await? {
-            Fetched::Found {
-                value: Aggregate { average, count },
-                tag,
-            } => Fetched::Found {
-                value: RatingSummary { average, count },
-                tag,
+        Ok(
+            match get_json::<Aggregate>(&url, known, timeout, self.outbound.request_id()).await? {
+                Fetched::Found {
+                    value: Aggregate { average, count },
+                    tag,
+                } => Fetched::Found {
+                    value: RatingSummary { average, count },
+                    tag,
+                },
+                Fetched::Absent => Fetched::Absent,
+                Fetched::NotModified => Fetched::NotModified,
             },
-            Fetched::Absent => Fetched::Absent,
-            Fetched::NotModified => Fetched::NotModified,
-        })
+        )
+    }
+}
+
+impl RatingGateway for HttpRatingGateway {
+    async fn rating(
+        &self,
+        id: &MovieId,
+        known: Option<&Validator>,
+        timeout: Duration,
+    ) -> Result<Fetched<RatingSummary>, GatewayError> {
+        let attempt = self.fetch(id, known, timeout);
+        self.outbound.timed("rating", attempt).await
     }
 
     /// Its own health report, `GET {rating_url}/health/rating`: healthy when it answers 200.
     async fn healthy(&self, timeout: Duration) -> bool {
         let url = self.base.join("/health/rating");
-        let report = get_json::<serde_json::Value>(&url, None, timeout).await;
+        let request_id = self.outbound.request_id();
+        let attempt = get_json::<serde_json::Value>(&url, None, timeout, request_id);
+        let report = self.outbound.timed("rating", attempt).await;
         matches!(report, Ok(Fetched::Found { .. }))
     }
 }

@@ -6,6 +6,7 @@ use crate::controller::{Fetched, GatewayError};
 use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use service_kit::edge::problem::PROBLEM_JSON;
+use service_kit::telemetry::RequestId;
 use std::time::Duration;
 
 /// What the status line and media type of an upstream answer say, before its body is read.
@@ -52,8 +53,9 @@ pub async fn get_json<T: DeserializeOwned>(
     url: &str,
     known: Option<&Validator>,
     timeout: Duration,
+    request_id: Option<&RequestId>,
 ) -> Result<Fetched<T>, GatewayError> {
-    let attempt = wasm::get_json(url, known, timeout);
+    let attempt = wasm::get_json(url, known, timeout, request_id);
     let timer = spin_sdk::time::sleep(timeout);
     service_kit::deadline::within(timer, attempt)
         .await
@@ -69,8 +71,9 @@ pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
     url: &str,
     message: &Q,
     timeout: Duration,
+    request_id: Option<&RequestId>,
 ) -> Result<Fetched<A>, GatewayError> {
-    let attempt = wasm::call_grpc(url, message, timeout);
+    let attempt = wasm::call_grpc(url, message, timeout, request_id);
     let timer = spin_sdk::time::sleep(timeout);
     service_kit::deadline::within(timer, attempt)
         .await
@@ -83,6 +86,7 @@ pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
     url: &str,
     _message: &Q,
     _timeout: Duration,
+    _request_id: Option<&RequestId>,
 ) -> Result<Fetched<A>, GatewayError> {
     Err(GatewayError::Transport(format!(
         "POST {url}: no outbound HTTP outside wasm"
@@ -134,6 +138,7 @@ pub async fn get_json<T: DeserializeOwned>(
     url: &str,
     _known: Option<&Validator>,
     _timeout: Duration,
+    _request_id: Option<&RequestId>,
 ) -> Result<Fetched<T>, GatewayError> {
     Err(GatewayError::Transport(format!(
         "GET {url}: no outbound HTTP outside wasm"
@@ -146,6 +151,7 @@ mod wasm {
     use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
     use http_body_util::{BodyExt, Limited};
     use service_kit::edge::request::MAX_BODY_BYTES;
+    use service_kit::telemetry::REQUEST_ID;
     use spin_sdk::http::EmptyBody;
     use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
     use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
@@ -154,6 +160,7 @@ mod wasm {
         url: &str,
         known: Option<&Validator>,
         timeout: Duration,
+        request_id: Option<&RequestId>,
     ) -> Result<Fetched<T>, GatewayError> {
         let transport = |error: String| GatewayError::Transport(format!("GET {url}: {error}"));
         let mut builder = http::Request::get(url).header(ACCEPT, "application/json");
@@ -163,7 +170,7 @@ mod wasm {
         let request = builder
             .body(EmptyBody::new())
             .map_err(|error| transport(error.to_string()))?;
-        let response = send(request, timeout, transport).await?;
+        let response = send(request, timeout, request_id, transport).await?;
         let tag = response
             .headers()
             .get(ETAG)
@@ -193,6 +200,7 @@ mod wasm {
         url: &str,
         message: &Q,
         timeout: Duration,
+        request_id: Option<&RequestId>,
     ) -> Result<Fetched<A>, GatewayError> {
         let transport = |error: String| GatewayError::Transport(format!("POST {url}: {error}"));
         let body = spin_sdk::http::FullBody::new(service_kit::grpc::wire::frame(message));
@@ -201,7 +209,7 @@ mod wasm {
             .header("te", "trailers")
             .body(body)
             .map_err(|error| transport(error.to_string()))?;
-        let response = send(request, timeout, transport).await?;
+        let response = send(request, timeout, request_id, transport).await?;
         if response.status() != StatusCode::OK {
             return Err(GatewayError::Status(response.status().as_u16()));
         }
@@ -227,11 +235,12 @@ mod wasm {
         )
     }
 
-    /// Sends `request` with the `wasi:http` timeouts of `timeout`: a timeout is
-    /// [`GatewayError::TimedOut`], any other failure `transport`'s error.
+    /// Sends `request` with the `wasi:http` timeouts of `timeout` and the inbound request's
+    /// id: a timeout is [`GatewayError::TimedOut`], any other failure `transport`'s error.
     async fn send<B>(
         mut request: http::Request<B>,
         timeout: Duration,
+        request_id: Option<&RequestId>,
         transport: impl Fn(String) -> GatewayError,
     ) -> Result<spin_sdk::http::Response, GatewayError>
     where
@@ -240,6 +249,9 @@ mod wasm {
         request
             .extensions_mut()
             .insert(RequestOptionsExtension(options(timeout)));
+        if let Some(id) = request_id {
+            request.headers_mut().insert(REQUEST_ID, id.header_value());
+        }
         spin_sdk::http::send(request)
             .await
             .map_err(|error| match error {

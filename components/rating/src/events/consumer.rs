@@ -104,7 +104,7 @@ pub async fn drain(
             // The claim was one more delivery.
             if pending.deliveries + 1 > settings.max_deliveries {
                 let reason = format!("not applied after {} deliveries", settings.max_deliveries);
-                log.dead_letter(&entry, &reason).await?;
+                bury(log, &entry, &reason).await?;
                 log.acknowledge(&[entry.position]).await?;
                 drained.dead_lettered += 1;
                 continue;
@@ -119,13 +119,26 @@ pub async fn drain(
         if let Some(malformed) = read.unread {
             // They stay pending; a later wake-up claims them one by one once they are idle
             // for `claim_idle_ms`, and dead-letters what is not an event.
-            eprintln!("entries left to be claimed one by one: {malformed}");
+            service_kit::telemetry::warn("events.entries_left_pending")
+                .cause(&malformed)
+                .emit();
             return Ok(drained);
         }
     }
     log.wake().await?;
     drained.handed_on = true;
     Ok(drained)
+}
+
+/// Dead-letters `entry`, and says so in a `warn` line (`events.dead_lettered`), which the
+/// collector counts for the dead-letter alert.
+async fn bury(log: &impl EventLog, entry: &Entry, reason: &str) -> Result<(), DrainFailure> {
+    log.dead_letter(entry, reason).await?;
+    service_kit::telemetry::warn("events.dead_lettered")
+        .with("messaging.message.id", entry.position.to_string())
+        .cause(reason)
+        .emit();
+    Ok(())
 }
 
 /// Applies the valid entries as one transaction, then dead-letters the rest, then
@@ -159,7 +172,7 @@ async fn apply(
     let applied = store.apply_events(&valid, now_ms()).await?;
     drained.applied.add(applied);
     for (entry, reason) in &rejected {
-        log.dead_letter(entry, reason).await?;
+        bury(log, entry, reason).await?;
         drained.dead_lettered += 1;
     }
     log.acknowledge(&positions).await?;

@@ -188,7 +188,9 @@ impl EventStore for SqliteEventStore {
                 // Nothing of the batch stays; if even the rollback fails, the connection is
                 // dropped with the instance, which rolls back too.
                 if let Err(rollback) = self.db.query("ROLLBACK", []).await {
-                    eprintln!("rollback of an event batch failed: {rollback}");
+                    service_kit::telemetry::error("events.rollback_failed")
+                        .cause(&rollback)
+                        .emit();
                 }
                 Err(failure)
             }

@@ -163,7 +163,10 @@ async fn remote_keys(url: &str, kid: Option<&str>) -> Result<Rc<KeySet>, Rejecti
             Ok(keys)
         }
         Err(cause) => {
-            eprintln!("fetching the JWKS at {url} failed: {cause}");
+            crate::telemetry::warn("auth.jwks_fetch_failed")
+                .with("url.full", url.to_string())
+                .cause(&cause)
+                .emit();
             match held {
                 Some((keys, _)) => Ok(keys),
                 None => Err(Rejection::KeysUnavailable(cause)),

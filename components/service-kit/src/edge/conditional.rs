@@ -44,10 +44,7 @@ pub fn matches_any(current: &HeaderValue, if_none_match: &HeaderValue) -> bool {
 /// A JSON representation with its `ETag`. The tag is derived from the body's bytes, so equal
 /// bodies share a tag and a change to any field changes it.
 pub fn tagged_json(status: StatusCode, value: &impl Serialize) -> Result<HttpResponse, Problem> {
-    let body = serde_json::to_vec(value).map_err(|error| {
-        eprintln!("serialising a representation failed: {error}");
-        Problem::internal()
-    })?;
+    let body = serde_json::to_vec(value).map_err(|error| Problem::internal().with_cause(error))?;
     let tag =
         HeaderValue::try_from(ETag::of(&body).to_string()).map_err(|_| Problem::internal())?;
     let mut response = respond::bytes(status, respond::JSON, body);

@@ -51,7 +51,10 @@ pub fn report(
 ) -> HttpResponse {
     for check in checks {
         if let Some(failure) = &check.failure {
-            eprintln!("health check {} of {service} failed: {failure}", check.name);
+            crate::telemetry::warn("health.check_failed")
+                .with("health.check", check.name)
+                .cause(failure)
+                .emit();
         }
     }
     let healthy = checks.iter().all(|check| check.failure.is_none());

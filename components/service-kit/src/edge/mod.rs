@@ -1,7 +1,8 @@
 //! The HTTP edge every component shares: routing with 404 and 405, request reading, RFC 9457
-//! problems, sized responses and the health report. Everything that knows about HTTP is here;
+//! problems, sized responses, the health report and the access line of every request. Everything that knows about HTTP is here;
 //! the rest of the kit is transport-free.
 
+pub mod access;
 pub mod body;
 pub mod conditional;
 pub mod health;
@@ -12,8 +13,9 @@ pub mod request;
 pub mod respond;
 pub mod routes;
 
+pub use access::AccessNotes;
 pub use health::Check;
 pub use problem::Problem;
 pub use request::{Fields, Query, RequestBody, form, json_array, json_object};
 pub use respond::HttpResponse;
-pub use routes::{Answer, HttpService, Params, Route, Routed, serve};
+pub use routes::{Answer, HttpService, Params, Route, Routed, serve, serve_noted};

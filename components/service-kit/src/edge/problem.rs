@@ -38,6 +38,19 @@ pub struct Problem {
     /// `Result`s, which should stay small.
     #[serde(skip)]
     rate_limit: Option<Box<Decision>>,
+    /// What the operator reads about the problem in the request's access line; never part of
+    /// the response. Boxed, like `rate_limit`.
+    #[serde(skip)]
+    diagnosis: Option<Box<Diagnosis>>,
+}
+
+/// What the client is not told and the operator must be.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Diagnosis {
+    /// The error behind a 5xx (`error.message`).
+    cause: Option<Box<str>>,
+    /// The class of the error that made the problem (`error.type`).
+    error_type: Option<&'static str>,
 }
 
 impl Problem {
@@ -52,6 +65,7 @@ impl Problem {
             retry_after: None,
             header: None,
             rate_limit: None,
+            diagnosis: None,
         }
     }
 
@@ -114,6 +128,27 @@ impl Problem {
         self
     }
 
+    /// The problem with the cause the operator reads in the request's access line.
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.diagnosis.get_or_insert_default().cause = Some(cause.to_string().into_boxed_str());
+        self
+    }
+
+    /// The cause of a failure, for the log: never sent to the client.
+    pub fn cause(&self) -> Option<&str> {
+        self.diagnosis.as_ref()?.cause.as_deref()
+    }
+
+    /// The class of the error behind the problem (`not_found`, `upstream_timeout`, ...), or
+    /// the status code as text, as OpenTelemetry's `error.type` asks when nothing better is
+    /// known.
+    pub fn error_type(&self) -> std::borrow::Cow<'static, str> {
+        match self.diagnosis.as_ref().and_then(|d| d.error_type) {
+            Some(kind) => kind.into(),
+            None => self.status.to_string().into(),
+        }
+    }
+
     /// What went wrong with this request, in words for the client.
     pub fn detail(&self) -> &str {
         self.detail.as_deref().unwrap_or(self.title)
@@ -161,10 +196,14 @@ impl From<FieldErrors> for Problem {
 }
 
 /// A controller's error as HTTP: 404 with its message, 502 (unusable answer), 503 (unreachable,
-/// with `Retry-After`) or 504 (too slow) naming the upstream, 503 to retry shortly, or a 500 that reveals nothing. Whatever the client is not told goes to the component's log.
+/// with `Retry-After`) or 504 (too slow) naming the upstream, 503 to retry shortly, or a 500 that
+/// reveals nothing. Whatever the client is not told is the problem's cause, which the
+/// request's access line carries.
 impl<E: Classify> From<E> for Problem {
     fn from(error: E) -> Self {
-        match error.class() {
+        let class = error.class();
+        let kind = class.error_type();
+        let mut problem = match class {
             ErrorClass::NotFound => Problem::not_found(error.to_string()),
             ErrorClass::Unauthenticated => {
                 Problem::new(StatusCode::UNAUTHORIZED, error.to_string())
@@ -177,32 +216,28 @@ impl<E: Classify> From<E> for Problem {
                 );
                 Problem::new(StatusCode::FORBIDDEN, error.to_string()).with_challenge(challenge)
             }
-            ErrorClass::Upstream(service) => {
-                eprintln!("{error}");
-                Problem::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("the {service} service did not answer usefully"),
-                )
-            }
+            ErrorClass::Upstream(service) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the {service} service did not answer usefully"),
+            )
+            .with_cause(&error),
             ErrorClass::Unavailable {
                 service,
                 retry_after_s,
             } => {
-                eprintln!("{error}");
                 let mut problem = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("the {service} service is unavailable; try again shortly"),
-                );
+                )
+                .with_cause(&error);
                 problem.retry_after = Some(retry_after_s);
                 problem
             }
-            ErrorClass::TimedOut(service) => {
-                eprintln!("{error}");
-                Problem::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("the {service} service did not answer in time"),
-                )
-            }
+            ErrorClass::TimedOut(service) => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("the {service} service did not answer in time"),
+            )
+            .with_cause(&error),
             ErrorClass::RateLimited(decision) => {
                 let mut problem = Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -215,15 +250,11 @@ impl<E: Classify> From<E> for Problem {
                 problem.rate_limit = Some(Box::new(decision));
                 problem
             }
-            ErrorClass::Internal => {
-                eprintln!("{error}");
-                Problem::internal()
-            }
-            ErrorClass::Busy => {
-                eprintln!("{error}");
-                Problem::busy()
-            }
-        }
+            ErrorClass::Internal => Problem::internal().with_cause(&error),
+            ErrorClass::Busy => Problem::busy().with_cause(&error),
+        };
+        problem.diagnosis.get_or_insert_default().error_type = Some(kind);
+        problem
     }
 }
 
@@ -308,7 +339,28 @@ mod tests {
     #[test]
     fn a_not_found_error_is_a_404_carrying_its_message() {
         let problem = Problem::from(Failed("no movie m1", ErrorClass::NotFound));
-        assert_eq!(problem, Problem::not_found("no movie m1"));
+        assert_eq!(
+            serde_json::to_value(&problem).unwrap(),
+            serde_json::to_value(Problem::not_found("no movie m1")).unwrap()
+        );
+        assert_eq!(problem.error_type(), "not_found");
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_only() {
+        let problem = Problem::from(Failed("disk I/O error", ErrorClass::Internal));
+        assert_eq!(problem.cause(), Some("disk I/O error"));
+        assert_eq!(problem.error_type(), "internal");
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        assert!(
+            !body.contains("disk"),
+            "the cause leaked into the body: {body}"
+        );
+    }
+
+    #[test]
+    fn a_problem_made_by_hand_is_typed_by_its_status() {
+        assert_eq!(Problem::bad_request("no").error_type(), "400");
     }
 
     #[test]

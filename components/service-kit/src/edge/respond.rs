@@ -36,10 +36,23 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> HttpResponse {
     match serde_json::to_vec(value) {
         Ok(body) => bytes(status, JSON, body),
         Err(error) => {
-            eprintln!("serialising a response failed: {error}");
+            crate::telemetry::error("response.serialization_failed")
+                .cause(error)
+                .emit();
             crate::Problem::internal().into_response()
         }
     }
+}
+
+/// The answer of an instance that cannot serve at all (a variable missing or invalid): a 500
+/// that reveals nothing, and an `error` line with the cause. It comes before any route is
+/// known, so it is the request's only line.
+pub fn misconfigured(service: &'static str, cause: impl std::fmt::Display) -> HttpResponse {
+    crate::telemetry::name_component(service);
+    crate::telemetry::error("component.misconfigured")
+        .cause(cause)
+        .emit();
+    crate::Problem::internal().into_response()
 }
 
 /// The status of an idempotent write: 201 for a new resource, 200 for a replaced one.

@@ -3,6 +3,7 @@
 //! `GET /health/{name}`, and answers what no route handles: 404 for an unknown path, 405 with
 //! `Allow` for a known path and another method.
 
+use super::access::{AccessNotes, Arrival, Failure};
 use super::health::{self, Check};
 use super::problem::Problem;
 use super::rate_limit::{annotate, client_key};
@@ -86,23 +87,55 @@ pub trait HttpService {
 }
 
 /// Answers a request: the health report, the matching route's response, or the problem that
-/// stopped it.
+/// stopped it; with its `x-request-id`, and its access line written.
 pub async fn serve<S: HttpService, B: RequestBody>(
     service: &S,
     request: Request<B>,
 ) -> HttpResponse {
+    serve_noted(service, request, &()).await
+}
+
+/// [`serve`], with the service's own notes on the access line.
+pub async fn serve_noted<S: HttpService, B: RequestBody>(
+    service: &S,
+    request: Request<B>,
+    notes: &impl AccessNotes,
+) -> HttpResponse {
+    crate::telemetry::name_component(S::NAME);
+    let arrival = Arrival::of(request.method(), request.uri().path(), request.headers());
     let grpc = is_grpc(request.headers());
-    let outcome = if is_health_path(request.uri().path(), S::NAME) {
-        health_report(service, request.method()).await
+    let (outcome, pattern) = if is_health_path(request.uri().path(), S::NAME) {
+        let report = health_report(service, request.method()).await;
+        (report, Some(HEALTH_ROUTE))
     } else {
         route(service, request, grpc).await
     };
-    match outcome {
-        Ok(response) => response,
-        Err(problem) if grpc => Status::from(problem).into_response(),
-        Err(problem) => problem.into_response(),
-    }
+    let (mut response, failure) = match outcome {
+        Ok(response) => (response, None),
+        Err(problem) => {
+            let failure = Failure {
+                error_type: problem.error_type(),
+                cause: problem.cause().map(str::to_owned),
+                grpc_code: None,
+            };
+            if grpc {
+                let status = Status::from(problem);
+                let failure = Failure {
+                    grpc_code: Some(status.code.number()),
+                    ..failure
+                };
+                (status.into_response(), Some(failure))
+            } else {
+                (problem.into_response(), Some(failure))
+            }
+        }
+    };
+    arrival.finish(S::NAME, pattern, &mut response, failure, notes);
+    response
 }
+
+/// The route of every health report, as the access line names it.
+const HEALTH_ROUTE: &str = "/health/{service}";
 
 /// The route's answer: matched (or 404/405), authorized (or 401/403), counted (or 429), called.
 /// For a gRPC caller, a path no route has is a method this service does not implement.
@@ -110,9 +143,9 @@ async fn route<S: HttpService, B: RequestBody>(
     service: &S,
     request: Request<B>,
     grpc: bool,
-) -> Answer {
+) -> (Answer, Option<&'static str>) {
     let path = request.uri().path();
-    let (route, params) = resolve(S::ROUTES, request.method(), path).map_err(|problem| {
+    let resolved = resolve(S::ROUTES, request.method(), path).map_err(|problem| {
         if grpc && problem.status() == StatusCode::NOT_FOUND {
             Problem::new(
                 StatusCode::NOT_IMPLEMENTED,
@@ -121,14 +154,21 @@ async fn route<S: HttpService, B: RequestBody>(
         } else {
             problem
         }
-    })?;
-    let caller = authorize(service, route, &request).await?;
-    let routed = Routed {
-        params,
-        request,
-        caller,
+    });
+    let (route, params, pattern) = match resolved {
+        Ok(resolved) => resolved,
+        Err(problem) => return (Err(problem), None),
     };
-    metered(service, route, routed).await
+    let answer = async {
+        let caller = authorize(service, route, &request).await?;
+        let routed = Routed {
+            params,
+            request,
+            caller,
+        };
+        metered(service, route, routed).await
+    };
+    (answer.await, Some(pattern))
 }
 
 /// The verified caller of a protected route (none for a public one), or the 401, 403 or 503
@@ -196,19 +236,19 @@ async fn health_report<S: HttpService>(service: &S, method: &Method) -> Answer {
     Ok(health::report(S::NAME, &checks, details))
 }
 
-/// The route for `method` on `path` and its captured parameters; 405 naming the methods the
-/// path does support, or 404 when no pattern matches the path.
+/// The route for `method` on `path`, its captured parameters and its pattern; 405 naming the
+/// methods the path does support, or 404 when no pattern matches the path.
 pub fn resolve<K: Copy>(
     routes: &[Route<K>],
     method: &Method,
     path: &str,
-) -> Result<(K, Params), Problem> {
+) -> Result<(K, Params, &'static str), Problem> {
     let for_method = routes
         .iter()
         .filter(|(route_method, ..)| route_method == method);
     for (_, pattern, route) in for_method {
         if let Some(params) = capture(pattern, path) {
-            return Ok((*route, params));
+            return Ok((*route, params, pattern));
         }
     }
     let mut allowed: Vec<&str> = Vec::new();
@@ -287,7 +327,7 @@ mod tests {
     ];
 
     fn route(method: Method, path: &str) -> Result<(Named, Params), Problem> {
-        resolve(ROUTES, &method, path)
+        resolve(ROUTES, &method, path).map(|(route, params, _)| (route, params))
     }
 
     #[test]

@@ -34,6 +34,8 @@ impl Canned {
 pub struct Stub {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicUsize>,
+    /// The `x-request-id` of every request, in arrival order (empty when absent).
+    pub request_ids: Arc<Mutex<Vec<String>>>,
     canned: Arc<Mutex<Canned>>,
     task: JoinHandle<()>,
 }
@@ -68,6 +70,8 @@ pub async fn start(canned: Canned) -> Stub {
     let counter = Arc::clone(&hits);
     let canned = Arc::new(Mutex::new(canned));
     let answers = Arc::clone(&canned);
+    let request_ids = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&request_ids);
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -75,8 +79,16 @@ pub async fn start(canned: Canned) -> Stub {
             };
             let answers = Arc::clone(&answers);
             let counter = Arc::clone(&counter);
+            let seen = Arc::clone(&seen);
             tokio::spawn(async move {
-                let service = service_fn(move |_request| {
+                let service = service_fn(move |request: http::Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().expect("stub lock").push(id);
                     let canned = answers.lock().expect("stub lock").clone();
                     counter.fetch_add(1, Ordering::SeqCst);
                     async move {
@@ -98,6 +110,7 @@ pub async fn start(canned: Canned) -> Stub {
     Stub {
         addr,
         hits,
+        request_ids,
         canned,
         task,
     }

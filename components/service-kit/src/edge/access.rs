@@ -1,0 +1,180 @@
+//! The access line: one structured log line per request, written when its response is ready.
+//! It names the request (method, path, matched route, request id), what became of it (status,
+//! duration, the error's class and cause) and whatever the service adds ([`AccessNotes`]:
+//! movie's upstream calls). Headers, query strings and bodies are never logged, so no token
+//! or secret can reach the log.
+
+use super::respond::HttpResponse;
+use crate::instance::{Stopwatch, millis, now_ms};
+use crate::telemetry::{Level, Line, REQUEST_ID, RequestId};
+use http::{HeaderMap, Method};
+use std::borrow::Cow;
+
+/// The event name of every access line.
+pub const HTTP_SERVER_REQUEST: &str = "http.server.request";
+
+/// What a service adds to the access line of a request it served, beyond what the edge knows.
+pub trait AccessNotes {
+    fn note(&self, line: &mut Line);
+}
+
+/// A service with nothing to add.
+impl AccessNotes for () {
+    fn note(&self, _: &mut Line) {}
+}
+
+/// What the edge remembers of a request from its arrival until its response.
+pub(super) struct Arrival {
+    stopwatch: Stopwatch,
+    at_ms: u64,
+    id: RequestId,
+    method: Method,
+    path: String,
+}
+
+/// Why a request failed, taken from its problem before it becomes a response.
+pub(super) struct Failure {
+    pub error_type: Cow<'static, str>,
+    pub cause: Option<String>,
+    pub grpc_code: Option<u8>,
+}
+
+impl Arrival {
+    pub fn of(method: &Method, path: &str, headers: &HeaderMap) -> Self {
+        Self {
+            stopwatch: Stopwatch::start(),
+            at_ms: now_ms(),
+            id: RequestId::of(headers),
+            method: method.clone(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// Stamps the response with the request id and writes the access line.
+    pub fn finish(
+        self,
+        service: &str,
+        route: Option<&'static str>,
+        response: &mut HttpResponse,
+        failure: Option<Failure>,
+        notes: &impl AccessNotes,
+    ) {
+        response
+            .headers_mut()
+            .insert(REQUEST_ID, self.id.header_value());
+        let line = self.line(service, route, response.status().as_u16(), failure, notes);
+        line.emit();
+    }
+
+    fn line(
+        &self,
+        service: &str,
+        route: Option<&'static str>,
+        status: u16,
+        failure: Option<Failure>,
+        notes: &impl AccessNotes,
+    ) -> Line {
+        let level = if status >= 500 || failure.as_ref().is_some_and(|f| f.grpc_code == Some(13)) {
+            Level::Error
+        } else {
+            Level::Info
+        };
+        let mut line = Line::at(self.at_ms, level, service, HTTP_SERVER_REQUEST)
+            .with("http.request.method", self.method.as_str())
+            .with("url.path", self.path.as_str())
+            .with("http.response.status_code", status)
+            .with("duration_ms", millis(self.stopwatch.elapsed()))
+            .with("request.id", self.id.as_str());
+        if let Some(route) = route {
+            line.set("http.route", route);
+        }
+        if let Some(failure) = failure {
+            line.set("error.type", failure.error_type.into_owned());
+            if let Some(cause) = failure.cause {
+                line.set("error.message", cause);
+            }
+            if let Some(code) = failure.grpc_code {
+                line.set("rpc.grpc.status_code", code);
+            }
+        }
+        notes.note(&mut line);
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    struct Upstreams;
+
+    impl AccessNotes for Upstreams {
+        fn note(&self, line: &mut Line) {
+            line.set("upstreams", serde_json::json!([{"service": "rating"}]));
+            line.raise(Level::Warn);
+        }
+    }
+
+    fn arrival() -> Arrival {
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, "req-1".parse().unwrap());
+        Arrival::of(&Method::GET, "/movies/42", &headers)
+    }
+
+    fn json(line: &Line) -> Value {
+        serde_json::from_str(&line.to_json()).unwrap()
+    }
+
+    #[test]
+    fn a_served_request_is_one_info_line_naming_route_status_and_id() {
+        let line = json(&arrival().line("movie", Some("/movies/{id}"), 200, None, &()));
+        assert_eq!(line["level"], "info");
+        assert_eq!(line["http.request.method"], "GET");
+        assert_eq!(line["url.path"], "/movies/42");
+        assert_eq!(line["http.route"], "/movies/{id}");
+        assert_eq!(line["http.response.status_code"], 200);
+        assert_eq!(line["request.id"], "req-1");
+        assert!(line["duration_ms"].is_f64(), "duration missing: {line}");
+        assert!(
+            line.get("error.type").is_none(),
+            "no error on a 200: {line}"
+        );
+    }
+
+    #[test]
+    fn a_failed_request_is_an_error_line_with_its_class_and_cause() {
+        let failure = Failure {
+            error_type: "internal".into(),
+            cause: Some("disk I/O error".into()),
+            grpc_code: None,
+        };
+        let line = json(&arrival().line("movie", None, 500, Some(failure), &()));
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["error.type"], "internal");
+        assert_eq!(line["error.message"], "disk I/O error");
+        assert!(
+            line.get("http.route").is_none(),
+            "no route was matched: {line}"
+        );
+    }
+
+    #[test]
+    fn a_client_error_is_info_with_its_status_as_error_type() {
+        let failure = Failure {
+            error_type: "404".into(),
+            cause: None,
+            grpc_code: None,
+        };
+        let line = json(&arrival().line("movie", None, 404, Some(failure), &()));
+        assert_eq!(line["level"], "info");
+        assert_eq!(line["error.type"], "404");
+    }
+
+    #[test]
+    fn the_service_notes_join_the_line_and_may_raise_its_level() {
+        let line = json(&arrival().line("movie", Some("/movies/{id}"), 200, None, &Upstreams));
+        assert_eq!(line["upstreams"][0]["service"], "rating");
+        assert_eq!(line["level"], "warn");
+    }
+}
