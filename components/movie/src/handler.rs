@@ -131,9 +131,10 @@ pub fn freshness(request: &HeaderMap) -> Freshness {
     }
 }
 
-/// `Cache-Status`, `Age` and `Cache-Control`, so HTTP caches in front of Spin can keep a view
+/// The cache outcome on the access line; `Cache-Status`, `Age` and `Cache-Control`, so HTTP caches in front of Spin can keep a view
 /// as long as this service would; a degraded view is not to be stored anywhere.
 pub(crate) fn caching_headers(response: &mut HttpResponse, served: &Served) {
+    service_kit::edge::access::note(response, "movie.cache.outcome", served.outcome.name());
     let headers = response.headers_mut();
     if let Ok(status) = HeaderValue::try_from(served.outcome.header(served.stored)) {
         headers.insert(CACHE_STATUS, status);

@@ -17,6 +17,7 @@ mod host;
 mod hostile_input;
 mod isolation;
 mod least_privilege;
+mod operations;
 mod persistence;
 mod reliability;
 mod security;

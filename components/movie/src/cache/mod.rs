@@ -50,6 +50,19 @@ pub enum CacheOutcome {
 }
 
 impl CacheOutcome {
+    /// The outcome as the access line's `movie.cache.outcome` (and the cache-hit ratio's
+    /// label) names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MemoryHit => "memory_hit",
+            Self::StoreHit => "store_hit",
+            Self::Miss => "miss",
+            Self::Bypassed => "bypassed",
+            Self::Refreshed => "refreshed",
+            Self::StaleServed => "stale_served",
+        }
+    }
+
     /// The `Cache-Status` member of this service's cache; `stored` when the composed view was
     /// written back.
     pub fn header(self, stored: bool) -> String {

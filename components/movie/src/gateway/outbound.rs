@@ -67,7 +67,7 @@ impl Outbound {
 }
 
 /// The calls as the access line's `upstreams` array, and `upstream.failed`: the upstreams
-/// whose last attempt failed, so the view went without them (a 2xx with it is a degraded or
+/// whose last attempt failed, comma-separated, so the view went without them (a 2xx with it is a degraded or
 /// stale view; the collector counts those). A failed call makes the line a warning, even when
 /// a retry saved the response.
 impl AccessNotes for Outbound {
@@ -86,7 +86,8 @@ impl AccessNotes for Outbound {
             }
         }
         if !failed.is_empty() {
-            line.set("upstream.failed", failed);
+            // One string (`rating`, `metadata,rating`), so that it can be a metric's label.
+            line.set("upstream.failed", failed.join(","));
         }
         if calls.iter().any(|call| call.outcome.is_err()) {
             line.raise(Level::Warn);
@@ -151,7 +152,7 @@ mod tests {
             Err(GatewayError::Status(503)),
             Err(GatewayError::Status(503)),
         ]);
-        assert_eq!(line["upstream.failed"], serde_json::json!(["rating"]));
+        assert_eq!(line["upstream.failed"], "rating");
     }
 
     #[test]

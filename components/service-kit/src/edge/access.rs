@@ -1,7 +1,7 @@
 //! The access line: one structured log line per request, written when its response is ready.
 //! It names the request (method, path, matched route, request id), what became of it (status,
 //! duration, the error's class and cause) and whatever the service adds ([`AccessNotes`]:
-//! movie's upstream calls). Headers, query strings and bodies are never logged, so no token
+//! movie's upstream calls; [`note`]: a route's own fields, such as movie's cache outcome). Headers, query strings and bodies are never logged, so no token
 //! or secret can reach the log.
 
 use super::respond::HttpResponse;
@@ -16,6 +16,22 @@ pub const HTTP_SERVER_REQUEST: &str = "http.server.request";
 /// What a service adds to the access line of a request it served, beyond what the edge knows.
 pub trait AccessNotes {
     fn note(&self, line: &mut Line);
+}
+
+/// Fields a route adds to its own request's access line, attached to its response (the route
+/// knows what the edge cannot: movie's cache outcome). Only the access line reads them.
+#[derive(Debug, Clone, Default)]
+pub struct AccessFields(Vec<(&'static str, serde_json::Value)>);
+
+/// Adds `key: value` to the access line of the request `response` answers.
+pub fn note(response: &mut HttpResponse, key: &'static str, value: impl Into<serde_json::Value>) {
+    let extensions = response.extensions_mut();
+    if extensions.get::<AccessFields>().is_none() {
+        extensions.insert(AccessFields::default());
+    }
+    if let Some(fields) = extensions.get_mut::<AccessFields>() {
+        fields.0.push((key, value.into()));
+    }
 }
 
 /// A service with nothing to add.
@@ -62,7 +78,8 @@ impl Arrival {
         response
             .headers_mut()
             .insert(REQUEST_ID, self.id.header_value());
-        let line = self.line(service, route, response.status().as_u16(), failure, notes);
+        let mut line = self.line(service, route, response.status().as_u16(), failure, notes);
+        add_noted(&mut line, response);
         line.emit();
     }
 
@@ -99,6 +116,15 @@ impl Arrival {
         }
         notes.note(&mut line);
         line
+    }
+}
+
+/// The fields the route [`note`]d on its response.
+fn add_noted(line: &mut Line, response: &HttpResponse) {
+    if let Some(fields) = response.extensions().get::<AccessFields>() {
+        for (key, value) in &fields.0 {
+            line.set(key, value.clone());
+        }
     }
 }
 
@@ -169,6 +195,15 @@ mod tests {
         let line = json(&arrival().line("movie", None, 404, Some(failure), &()));
         assert_eq!(line["level"], "info");
         assert_eq!(line["error.type"], "404");
+    }
+
+    #[test]
+    fn fields_a_route_noted_on_its_response_join_the_line() {
+        let mut response = crate::edge::respond::empty(http::StatusCode::NO_CONTENT);
+        note(&mut response, "movie.cache.outcome", "memory_hit");
+        let mut line = arrival().line("movie", None, 204, None, &());
+        add_noted(&mut line, &response);
+        assert_eq!(json(&line)["movie.cache.outcome"], "memory_hit");
     }
 
     #[test]
