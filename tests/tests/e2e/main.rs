@@ -10,6 +10,7 @@ mod book_scenario;
 mod concurrency;
 mod contract;
 mod cost;
+mod deployment;
 mod durability;
 mod events;
 mod grpc;
