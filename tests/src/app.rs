@@ -8,6 +8,7 @@ use crate::component::{ComponentConfig, ComponentRuntime, ComponentStats};
 use crate::logs::ComponentLog;
 use crate::manifest::Manifest;
 use crate::outbound::Chain;
+use crate::profiler::{EpochTicker, Profile, ProfileOptions, Sampling};
 use crate::runtime_config::RuntimeConfig;
 use crate::state::{HostState, SpinHost};
 use crate::stores::Stores;
@@ -40,6 +41,8 @@ pub struct AppOptions {
     /// Runs another Wasm file in place of a component, keeping the manifest's grants for it:
     /// lets a test probe exactly what a component is allowed to do.
     pub replace_sources: HashMap<String, PathBuf>,
+    /// Profiles one component with wasmtime's guest profiler (see [`App::write_profile`]).
+    pub profile: Option<ProfileOptions>,
 }
 
 /// A running app.
@@ -48,6 +51,8 @@ pub struct App {
     /// Bearer token [`App::request`] sends (a test client's convenience, like a curl alias;
     /// [`App::send`] sends exactly what it is given).
     bearer: Mutex<Option<String>>,
+    /// The profile being recorded and the ticker that drives its samples, when profiling.
+    profiling: Option<(Arc<Profile>, EpochTicker)>,
 }
 
 /// What the triggers and service chaining share.
@@ -93,8 +98,10 @@ impl App {
             }
         })?;
         let stores = Stores::open(&manifest, &runtime, &storage_root, scratch.path())?;
-        let engine = engine()?;
+        let profiled = options.profile.as_ref();
+        let engine = engine(profiled.is_some())?;
         let linker = linker(&engine)?;
+        let mut profile = None;
 
         let mut linked = BTreeMap::new();
         for (id, decl) in &manifest.component {
@@ -115,12 +122,28 @@ impl App {
                 Some(replacement) => replacement.clone(),
                 None => app_dir.join(&decl.source),
             };
-            let component = compile(&engine, &source).with_context(|| format!("component {id}"))?;
+            let component = compile(&engine, &source, profiled.is_some())
+                .with_context(|| format!("component {id}"))?;
+            if let Some(options) = profiled.filter(|p| &p.component == id) {
+                profile = Some(Profile::new(&engine, id, &component, options.interval)?);
+            }
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(|error| anyhow!("component {id} cannot be linked: {error:?}"))?;
             linked.insert(id.clone(), Linked { config, pre });
         }
+
+        if let Some(options) = profiled
+            && profile.is_none()
+        {
+            anyhow::bail!("no component {} to profile", options.component);
+        }
+        let sampling = |id: &str| {
+            profiled.map(|options| match &profile {
+                Some(profile) if options.component == id => Sampling::Record(Arc::clone(profile)),
+                _ => Sampling::Skip,
+            })
+        };
 
         let http = HttpPlan::new(&manifest, |id| linked.get(id).map(|l: &Linked| &l.pre))?;
         let redis = RedisTrigger::new(&manifest, &variables, |id| {
@@ -138,6 +161,7 @@ impl App {
                         log: ComponentLog::default(),
                         stats: Arc::new(ComponentStats::default()),
                         chain: Chain(weak.clone()),
+                        sampling: sampling(&id),
                     };
                     (id, Arc::new(runtime))
                 })
@@ -149,10 +173,25 @@ impl App {
                 _scratch: scratch,
             }
         });
+        let profiling = profile.map(|profile| {
+            let ticker = EpochTicker::start(engine.clone(), Arc::clone(&profile));
+            (profile, ticker)
+        });
         Ok(Self {
             shared,
             bearer: Mutex::new(None),
+            profiling,
         })
+    }
+
+    /// Writes the profile of the component named in [`AppOptions::profile`] (Firefox
+    /// Profiler JSON) and stops recording it.
+    pub fn write_profile(&self, output: impl std::io::Write) -> anyhow::Result<()> {
+        let (profile, _) = self
+            .profiling
+            .as_ref()
+            .context("this app was not loaded with a profile")?;
+        profile.finish(output)
     }
 
     /// Makes [`App::request`] send `Authorization: Bearer <token>` (or nothing, for `None`).
@@ -231,26 +270,31 @@ impl Drop for App {
     }
 }
 
-/// One engine per process, so compiled components can be shared between apps.
-fn engine() -> anyhow::Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(engine) = ENGINE.get() {
+/// One engine per process and kind, so compiled components can be shared between apps: the
+/// plain one, and one with epoch interruption for profiled apps.
+fn engine(profiling: bool) -> anyhow::Result<Engine> {
+    static PLAIN: OnceLock<Engine> = OnceLock::new();
+    static PROFILING: OnceLock<Engine> = OnceLock::new();
+    let cell = if profiling { &PROFILING } else { &PLAIN };
+    if let Some(engine) = cell.get() {
         return Ok(engine.clone());
     }
     let mut config = Config::new();
     config.wasm_component_model_async(true);
+    config.epoch_interruption(profiling);
     let engine = Engine::new(&config).map_err(|e| anyhow!("{e:?}"))?;
-    Ok(ENGINE.get_or_init(|| engine).clone())
+    Ok(cell.get_or_init(|| engine).clone())
 }
 
 /// Compiles a component once per process and file version.
-fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
-    type Cache = Mutex<HashMap<(PathBuf, SystemTime), Component>>;
+/// `epochs`: whether `engine` is the profiling one, whose code differs.
+fn compile(engine: &Engine, path: &Path, epochs: bool) -> anyhow::Result<Component> {
+    type Cache = Mutex<HashMap<(PathBuf, SystemTime, bool), Component>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let modified = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .with_context(|| format!("{} (was it built?)", path.display()))?;
-    let key = (path.to_owned(), modified);
+    let key = (path.to_owned(), modified, epochs);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(component) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(component);

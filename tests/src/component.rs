@@ -6,6 +6,7 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::key_value::KeyValueBackend;
 use crate::logs::ComponentLog;
 use crate::outbound::{Chain, OutboundHooks};
+use crate::profiler::Sampling;
 use crate::sqlite::OpenConnections;
 use crate::state::{HostState, SpinState};
 use crate::variables::ComponentVariables;
@@ -135,6 +136,8 @@ pub struct ComponentRuntime {
     pub stats: Arc<ComponentStats>,
     /// Where its `*.spin.internal` requests go.
     pub chain: Chain,
+    /// On a profiled app's engine (epoch interruption): what each instance does at a tick.
+    pub sampling: Option<Sampling>,
 }
 
 impl ComponentRuntime {
@@ -159,7 +162,11 @@ impl ComponentRuntime {
                 stats: Arc::clone(&self.stats),
             },
         };
-        Store::new(&self.engine, state)
+        let mut store = Store::new(&self.engine, state);
+        if let Some(sampling) = &self.sampling {
+            sampling.arm(&mut store);
+        }
+        store
     }
 
     /// Counts an instance made from [`Self::new_store`].

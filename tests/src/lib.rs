@@ -17,6 +17,7 @@ pub mod logs;
 pub mod manifest;
 pub mod movie_system;
 pub mod outbound;
+pub mod profiler;
 pub mod redis;
 pub mod redis_server;
 pub mod runtime_config;

@@ -706,3 +706,61 @@ async fn the_redis_trigger_does_not_start_without_its_server() {
         "starting without the server"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guest_profiler_samples_the_profiled_component_under_load() {
+    use spin_test_host::profiler::{ProfileOptions, frame_shares};
+    let profiled = common::movie_system_with(AppOptions {
+        profile: Some(ProfileOptions {
+            component: "movie".into(),
+            interval: Duration::from_millis(1),
+        }),
+        ..AppOptions::default()
+    });
+    let put = profiled
+        .request(
+            Method::PUT,
+            "/metadata/m1",
+            Some(serde_json::json!({"title": "T"})),
+        )
+        .await
+        .expect("PUT");
+    assert_eq!(put.status, StatusCode::CREATED);
+    // Enough composed views to keep movie on the CPU for a good many 1 ms ticks.
+    for _ in 0..150 {
+        let view = common::get_uncached(&profiled, "/movies/m1").await;
+        assert_eq!(view.status, StatusCode::OK, "a view under the profiler");
+    }
+    let mut written = Vec::new();
+    profiled
+        .write_profile(&mut written)
+        .expect("the profile is written");
+    let profile: serde_json::Value = serde_json::from_slice(&written).expect("profile JSON");
+    let samples = profile["threads"][0]["samples"]["length"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(samples > 0, "150 composed views gave no sample of movie");
+    let frames = frame_shares(&profile).expect("the profile reads");
+    assert!(!frames.is_empty(), "the samples name no frame");
+    assert!(
+        profiled.write_profile(Vec::new()).is_err(),
+        "a profile is written once"
+    );
+}
+
+#[test]
+fn profiling_a_component_the_app_does_not_have_is_refused() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let loaded = spin_test_host::movie_system::load(
+        root.path(),
+        AppOptions {
+            profile: Some(spin_test_host::profiler::ProfileOptions {
+                component: "nope".into(),
+                interval: Duration::from_millis(1),
+            }),
+            ..AppOptions::default()
+        },
+    );
+    let error = loaded.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("no component nope"), "{error}");
+}

@@ -89,7 +89,8 @@ impl Line {
 
     /// The line as one line of JSON (strings are escaped, so no field can break it).
     pub fn to_json(&self) -> String {
-        Value::Object(self.fields.clone()).to_string()
+        // A map of JSON values always serialises; serialising it in place spares a copy.
+        serde_json::to_string(&self.fields).unwrap_or_default()
     }
 
     /// Writes the line to stdout. A failed write is dropped: `println!` would panic, and a
