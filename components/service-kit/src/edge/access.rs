@@ -50,6 +50,8 @@ pub(super) struct Arrival {
 
 /// Why a request failed, taken from its problem before it becomes a response.
 pub(super) struct Failure {
+    /// The problem's HTTP status: what a gRPC answer (always 200) stood for.
+    pub status: u16,
     pub error_type: Cow<'static, str>,
     pub cause: Option<String>,
     pub grpc_code: Option<u8>,
@@ -91,7 +93,8 @@ impl Arrival {
         failure: Option<Failure>,
         notes: &impl AccessNotes,
     ) -> Line {
-        let level = if status >= 500 || failure.as_ref().is_some_and(|f| f.grpc_code == Some(13)) {
+        let failed = failure.as_ref().is_some_and(|f| f.status >= 500);
+        let level = if status >= 500 || failed {
             Level::Error
         } else {
             Level::Info
@@ -171,6 +174,7 @@ mod tests {
     #[test]
     fn a_failed_request_is_an_error_line_with_its_class_and_cause() {
         let failure = Failure {
+            status: 500,
             error_type: "internal".into(),
             cause: Some("disk I/O error".into()),
             grpc_code: None,
@@ -186,8 +190,22 @@ mod tests {
     }
 
     #[test]
+    fn a_grpc_call_that_failed_on_the_server_is_an_error_line_though_http_says_200() {
+        let failure = Failure {
+            status: 503,
+            error_type: "upstream_unavailable".into(),
+            cause: None,
+            grpc_code: Some(14),
+        };
+        let line = json(&arrival().line("movie", None, 200, Some(failure), &()));
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["rpc.grpc.status_code"], 14);
+    }
+
+    #[test]
     fn a_client_error_is_info_with_its_status_as_error_type() {
         let failure = Failure {
+            status: 404,
             error_type: "404".into(),
             cause: None,
             grpc_code: None,

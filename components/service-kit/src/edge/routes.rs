@@ -114,6 +114,7 @@ pub async fn serve_noted<S: HttpService, B: RequestBody>(
         Ok(response) => (response, None),
         Err(problem) => {
             let failure = Failure {
+                status: problem.status().as_u16(),
                 error_type: problem.error_type(),
                 cause: problem.cause().map(str::to_owned),
                 grpc_code: None,
