@@ -5,9 +5,10 @@
 //! each component of spin.toml exactly once.
 
 use super::common;
+use common::yaml::{keys, list, load, strings};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 const NAMESPACE: &str = "movie-system";
 const RUNTIME_CONFIG_SECRET: &str = "movie-system-runtime-config";
@@ -77,10 +78,7 @@ fn documents() -> Vec<(PathBuf, Yaml)> {
     files.sort();
     let mut docs = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).expect("read manifest");
-        let parsed = YamlLoader::load_from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not YAML: {e}", file.display()));
-        docs.extend(parsed.into_iter().map(|doc| (file.clone(), doc)));
+        docs.extend(load(&file).into_iter().map(|doc| (file.clone(), doc)));
     }
     assert!(
         docs.len() >= 10,
@@ -115,17 +113,6 @@ fn name(doc: &Yaml) -> &str {
     doc["metadata"]["name"].as_str().unwrap_or_default()
 }
 
-fn keys(map: &Yaml) -> Vec<String> {
-    map.as_hash()
-        .map(|h| {
-            h.keys()
-                .filter_map(Yaml::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn assert_fields(what: &str, map: &Yaml, known: &[&str]) {
     for key in keys(map) {
         assert!(
@@ -133,10 +120,6 @@ fn assert_fields(what: &str, map: &Yaml, known: &[&str]) {
             "{what} has an unknown field `{key}`; known: {known:?}"
         );
     }
-}
-
-fn list(value: &Yaml) -> &[Yaml] {
-    value.as_vec().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// What a Spin manifest declares: application variables, components, and the HTTP routes of
@@ -183,10 +166,7 @@ fn spin_manifest(file: &str) -> SpinManifest {
 /// The SpinApps of one kustomization directory (its own files and the ones it includes).
 fn spinapps_in(dir: &str) -> Vec<Yaml> {
     let base = spinkube().join(dir);
-    let kustomization = YamlLoader::load_from_str(
-        &std::fs::read_to_string(base.join("kustomization.yaml")).expect("kustomization"),
-    )
-    .expect("kustomization YAML");
+    let kustomization = load(&base.join("kustomization.yaml"));
     let mut apps = Vec::new();
     for resource in list(&kustomization[0]["resources"]) {
         let path = base.join(resource.as_str().unwrap_or_default());
@@ -197,8 +177,7 @@ fn spinapps_in(dir: &str) -> Vec<Yaml> {
             apps.extend(spinapps_in(&sub.to_string_lossy()));
             continue;
         }
-        let text = std::fs::read_to_string(&path).expect("resource");
-        for doc in YamlLoader::load_from_str(&text).expect("resource YAML") {
+        for doc in load(&path) {
             if kind(&doc).1 == "SpinApp" {
                 apps.push(doc);
             }
@@ -353,13 +332,7 @@ fn the_per_service_deployment_runs_each_component_once_and_the_all_in_one_runs_a
     let spin = spin_manifest("spin.toml");
     let mut deployed: Vec<String> = spinapps_in("per-service")
         .iter()
-        .flat_map(|app| {
-            list(&app["spec"]["components"])
-                .iter()
-                .filter_map(Yaml::as_str)
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|app| strings(&app["spec"]["components"]))
         .collect();
     deployed.sort();
     let expected: Vec<String> = spin.components.iter().cloned().collect();

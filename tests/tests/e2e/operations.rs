@@ -3,10 +3,11 @@
 //! Prometheus produces, and the collector's pipelines are wired.
 
 use super::common;
+use common::yaml::{keys, load as yaml, strings};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 fn deploy(path: &str) -> PathBuf {
     common::repo_root().join("deploy").join(path)
@@ -14,11 +15,6 @@ fn deploy(path: &str) -> PathBuf {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn yaml(path: &Path) -> Vec<Yaml> {
-    YamlLoader::load_from_str(&read(path))
-        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
 }
 
 fn promtool(args: &[&str]) -> (bool, String) {
@@ -307,17 +303,8 @@ fn every_rule_names_a_metric_the_collector_or_spin_produces() {
 #[test]
 fn every_collector_pipeline_uses_defined_components_and_connectors_join_pipelines() {
     let collector = &yaml(&deploy("otel/collector.yaml"))[0];
-    let defined = |section: &str| -> BTreeSet<String> {
-        collector[section]
-            .as_hash()
-            .map(|h| {
-                h.keys()
-                    .filter_map(Yaml::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let defined =
+        |section: &str| -> BTreeSet<String> { keys(&collector[section]).into_iter().collect() };
     let (receivers, processors, exporters, connectors) = (
         defined("receivers"),
         defined("processors"),
@@ -331,15 +318,7 @@ fn every_collector_pipeline_uses_defined_components_and_connectors_join_pipeline
     let mut feeding = BTreeSet::new();
     for (name, pipeline) in pipelines {
         let name = name.as_str().unwrap_or_default();
-        let list = |key: &str| -> Vec<String> {
-            pipeline[key]
-                .as_vec()
-                .into_iter()
-                .flatten()
-                .filter_map(Yaml::as_str)
-                .map(str::to_owned)
-                .collect()
-        };
+        let list = |key: &str| strings(&pipeline[key]);
         for receiver in list("receivers") {
             assert!(
                 receivers.contains(&receiver) || connectors.contains(&receiver),

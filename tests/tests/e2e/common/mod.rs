@@ -2,6 +2,7 @@
 
 pub mod probe;
 pub mod stub;
+pub mod yaml;
 
 use spin_test_host::{App, AppOptions, movie_system};
 use std::ops::Deref;
