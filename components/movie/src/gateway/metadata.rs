@@ -81,11 +81,7 @@ impl MetadataGateway for HttpMetadataGateway {
 
     /// Its own health report, `GET {metadata_url}/health/metadata`: healthy when it answers 200.
     async fn healthy(&self, timeout: Duration) -> bool {
-        let url = self.base.join("/health/metadata");
-        let request_id = self.outbound.request_id();
-        let attempt = get_json::<serde_json::Value>(&url, None, timeout, request_id);
-        let report = self.outbound.timed("metadata", attempt).await;
-        matches!(report, Ok(Fetched::Found { .. }))
+        self.outbound.healthy("metadata", &self.base, timeout).await
     }
 }
 

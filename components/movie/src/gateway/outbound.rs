@@ -2,6 +2,8 @@
 //! upstreams' access lines carry the id of the view they served, and the record of every call
 //! (which upstream, how long, what came of it), for movie's own access line.
 
+use super::request::get_json;
+use crate::config::BaseUrl;
 use crate::controller::{Fetched, GatewayError};
 use service_kit::edge::AccessNotes;
 use service_kit::instance::{Stopwatch, millis};
@@ -59,6 +61,15 @@ impl Outbound {
             outcome,
         });
         result
+    }
+
+    /// Whether `upstream` reports itself healthy: `GET {base}/health/{upstream}` answers 200
+    /// within `timeout`. One attempt, recorded like the others.
+    pub async fn healthy(&self, upstream: &'static str, base: &BaseUrl, timeout: Duration) -> bool {
+        let url = base.join(&format!("/health/{upstream}"));
+        let attempt = get_json::<serde_json::Value>(&url, None, timeout, self.request_id());
+        let report = self.timed(upstream, attempt).await;
+        matches!(report, Ok(Fetched::Found { .. }))
     }
 
     pub fn calls(&self) -> Vec<Call> {

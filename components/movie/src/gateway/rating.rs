@@ -101,10 +101,6 @@ impl RatingGateway for HttpRatingGateway {
 
     /// Its own health report, `GET {rating_url}/health/rating`: healthy when it answers 200.
     async fn healthy(&self, timeout: Duration) -> bool {
-        let url = self.base.join("/health/rating");
-        let request_id = self.outbound.request_id();
-        let attempt = get_json::<serde_json::Value>(&url, None, timeout, request_id);
-        let report = self.outbound.timed("rating", attempt).await;
-        matches!(report, Ok(Fetched::Found { .. }))
+        self.outbound.healthy("rating", &self.base, timeout).await
     }
 }

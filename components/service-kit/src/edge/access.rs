@@ -151,6 +151,20 @@ mod tests {
         Arrival::of(&Method::GET, "/movies/42", &headers)
     }
 
+    fn failure(
+        status: u16,
+        error_type: &'static str,
+        cause: Option<&str>,
+        grpc: Option<u8>,
+    ) -> Failure {
+        Failure {
+            status,
+            error_type: error_type.into(),
+            cause: cause.map(str::to_owned),
+            grpc_code: grpc,
+        }
+    }
+
     fn json(line: &Line) -> Value {
         serde_json::from_str(&line.to_json()).unwrap()
     }
@@ -173,12 +187,7 @@ mod tests {
 
     #[test]
     fn a_failed_request_is_an_error_line_with_its_class_and_cause() {
-        let failure = Failure {
-            status: 500,
-            error_type: "internal".into(),
-            cause: Some("disk I/O error".into()),
-            grpc_code: None,
-        };
+        let failure = failure(500, "internal", Some("disk I/O error"), None);
         let line = json(&arrival().line("movie", None, 500, Some(failure), &()));
         assert_eq!(line["level"], "error");
         assert_eq!(line["error.type"], "internal");
@@ -191,12 +200,7 @@ mod tests {
 
     #[test]
     fn a_grpc_call_that_failed_on_the_server_is_an_error_line_though_http_says_200() {
-        let failure = Failure {
-            status: 503,
-            error_type: "upstream_unavailable".into(),
-            cause: None,
-            grpc_code: Some(14),
-        };
+        let failure = failure(503, "upstream_unavailable", None, Some(14));
         let line = json(&arrival().line("movie", None, 200, Some(failure), &()));
         assert_eq!(line["level"], "error");
         assert_eq!(line["rpc.grpc.status_code"], 14);
@@ -204,12 +208,7 @@ mod tests {
 
     #[test]
     fn a_client_error_is_info_with_its_status_as_error_type() {
-        let failure = Failure {
-            status: 404,
-            error_type: "404".into(),
-            cause: None,
-            grpc_code: None,
-        };
+        let failure = failure(404, "404", None, None);
         let line = json(&arrival().line("movie", None, 404, Some(failure), &()));
         assert_eq!(line["level"], "info");
         assert_eq!(line["error.type"], "404");
