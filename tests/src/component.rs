@@ -8,7 +8,7 @@ use crate::logs::ComponentLog;
 use crate::outbound::{Chain, OutboundHooks};
 use crate::profiler::Sampling;
 use crate::sqlite::OpenConnections;
-use crate::state::{HostState, SpinState};
+use crate::state::{HostState, MemoryWatch, SpinState};
 use crate::variables::ComponentVariables;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,6 +55,28 @@ pub struct ComponentStats {
     pub trap_at_sqlite_statement: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
     pub sqlite_connections: OpenConnections,
+    /// The largest linear memory any instance of the component grew to, in bytes (a Wasm
+    /// memory never shrinks, so this is the most an instance ever held at once).
+    pub peak_memory_bytes: AtomicUsize,
+    /// Fault injection: statements to hold before they run (see [`Self::pause_statement`]).
+    pub paused_statements: std::sync::Mutex<Vec<StatementPause>>,
+}
+
+/// A statement a test holds back: the `occurrence`-th statement (from when it was armed)
+/// whose text contains `text` waits until the test releases it, telling the test when it
+/// has arrived. What a holder paused mid-job does, on demand.
+#[derive(Debug)]
+pub struct StatementPause {
+    text: String,
+    left: usize,
+    arrived: Option<tokio::sync::oneshot::Sender<()>>,
+    release: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// The test's side of a [`StatementPause`].
+pub struct PauseHandle {
+    pub arrived: tokio::sync::oneshot::Receiver<()>,
+    pub release: tokio::sync::oneshot::Sender<()>,
 }
 
 impl ComponentStats {
@@ -121,6 +143,51 @@ impl ComponentStats {
         Ok(())
     }
 
+    /// Records that an instance's memory grows to `bytes`.
+    pub(crate) fn memory_grown_to(&self, bytes: usize) {
+        self.peak_memory_bytes.fetch_max(bytes, Ordering::SeqCst);
+    }
+
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Holds the `occurrence`-th SQLite statement from now whose text contains `text` until
+    /// the handle's `release` is sent (or dropped); `arrived` fires when it is held.
+    pub fn pause_statement(&self, text: &str, occurrence: usize) -> PauseHandle {
+        let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = tokio::sync::oneshot::channel();
+        let pause = StatementPause {
+            text: text.to_owned(),
+            left: occurrence.max(1),
+            arrived: Some(arrived_tx),
+            release: Some(release_rx),
+        };
+        if let Ok(mut pauses) = self.paused_statements.lock() {
+            pauses.push(pause);
+        }
+        PauseHandle { arrived, release }
+    }
+
+    /// The wait a statement of `text` must make first, if a pause is due for it.
+    pub(crate) fn statement_pause(&self, text: &str) -> Option<impl Future<Output = ()> + use<>> {
+        let mut pauses = self.paused_statements.lock().ok()?;
+        let index = pauses.iter_mut().position(|pause| {
+            text.contains(&pause.text) && {
+                pause.left -= 1;
+                pause.left == 0
+            }
+        })?;
+        let mut pause = pauses.remove(index);
+        if let Some(arrived) = pause.arrived.take() {
+            let _ = arrived.send(());
+        }
+        let release = pause.release.take()?;
+        Some(async move {
+            let _ = release.await;
+        })
+    }
+
     pub(crate) fn count(counter: &AtomicUsize) {
         counter.fetch_add(1, Ordering::SeqCst);
     }
@@ -161,8 +228,12 @@ impl ComponentRuntime {
                 component: Arc::clone(&self.config),
                 stats: Arc::clone(&self.stats),
             },
+            memory: MemoryWatch {
+                stats: Arc::clone(&self.stats),
+            },
         };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
         if let Some(sampling) = &self.sampling {
             sampling.arm(&mut store);
         }

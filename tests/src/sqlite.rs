@@ -347,7 +347,14 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
             Error,
         >,
     > {
-        let connection = accessor.with(|mut access| access.get().statement_connection(&handle))?;
+        let (connection, pause) = accessor.with(|mut access| {
+            let view = access.get();
+            let pause = view.state.stats.statement_pause(&statement);
+            view.statement_connection(&handle).map(|c| (c, pause))
+        })?;
+        if let Some(pause) = pause {
+            pause.await;
+        }
         // The outer error is the file failing to open (an error of `execute` itself); a
         // statement's own error reaches the guest through the completion future after empty
         // columns and rows, as Spin streams it (`docs/spin-facts.md`, "Storage").

@@ -16,6 +16,35 @@ pub struct HostState {
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
     pub spin: SpinState,
+    pub memory: MemoryWatch,
+}
+
+/// Watches the instance's linear memories grow (wasmtime asks before each growth) and
+/// records the largest size any instance of the component reached. Nothing is refused:
+/// Spin sets no memory limit unless told to.
+pub struct MemoryWatch {
+    pub stats: Arc<ComponentStats>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryWatch {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.stats.memory_grown_to(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 /// What the Spin interfaces need: which component this instance runs (its grants and

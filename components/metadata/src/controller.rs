@@ -1,6 +1,7 @@
 //! Business rules of the metadata service, independent of HTTP and of SQLite.
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
+use futures::Stream;
 use service_kit::auth::config::Trust;
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
@@ -25,7 +26,34 @@ pub trait MetadataRepository: RequestCounter {
     ) -> Result<Vec<Metadata>, StorageFailure>;
     /// Proves the store answers queries.
     async fn ping(&self) -> Result<(), StorageFailure>;
+
+    /// Every movie as it is now, to be read page by page while writes go on (the export).
+    type Snapshot: MetadataSnapshot + 'static;
+    async fn snapshot(&self) -> Result<Self::Snapshot, StorageFailure>;
+    /// Keeps `batch`, valid lines of `import`, aside; a later one for an id already staged
+    /// replaces it. Nothing is visible to readers yet.
+    async fn stage(&self, import: &ImportId, batch: &[Metadata]) -> Result<(), StorageFailure>;
+    /// Writes everything `import` staged, in one atomic write, then forgets it; returns how
+    /// many movies that was.
+    async fn apply_staged(&self, import: &ImportId) -> Result<u64, StorageFailure>;
+    /// Forgets what `import` staged, and what imports that never finished left long ago.
+    async fn discard_staged(&self, import: &ImportId) -> Result<(), StorageFailure>;
 }
+
+/// One consistent view of the movies (a read transaction), read in id order.
+#[allow(async_fn_in_trait)]
+pub trait MetadataSnapshot {
+    /// Up to `limit` movies ordered by id, starting after `after`.
+    async fn page_after(
+        &self,
+        after: Option<&MovieId>,
+        limit: usize,
+    ) -> Result<Vec<Metadata>, StorageFailure>;
+}
+
+/// Names one import's staged lines apart from any other import's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportId(pub String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -116,7 +144,37 @@ impl<R: MetadataRepository> MetadataController<R> {
     pub async fn health(&self) -> Result<(), MetadataError> {
         Ok(self.repository.ping().await?)
     }
+
+    /// Every movie in id order, [`EXPORT_PAGE`] at a time, all from one snapshot taken now:
+    /// a write made while the pages are sent is not in them, and no movie is sent twice or
+    /// skipped. Storage failing before the first page is an error here; after it, an error
+    /// item that ends the stream.
+    pub async fn export(
+        &self,
+    ) -> Result<impl Stream<Item = Result<Vec<Metadata>, MetadataError>> + 'static, MetadataError>
+    {
+        let snapshot = self.repository.snapshot().await?;
+        let start = (snapshot, None::<MovieId>, false);
+        Ok(futures::stream::try_unfold(
+            start,
+            |(snapshot, after, done)| async move {
+                if done {
+                    return Ok(None);
+                }
+                let page = snapshot.page_after(after.as_ref(), EXPORT_PAGE).await?;
+                if page.is_empty() {
+                    return Ok(None);
+                }
+                let done = page.len() < EXPORT_PAGE;
+                let last = page.last().map(|movie| movie.id.clone());
+                Ok(Some((page, (snapshot, last, done))))
+            },
+        ))
+    }
 }
+
+/// Movies read per page of an export: one statement each, about 100 KB of JSON.
+pub const EXPORT_PAGE: usize = 500;
 
 #[cfg(test)]
 mod tests {

@@ -2,22 +2,25 @@
 //! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
 //! knows about SQLite.
 
-use crate::controller::{MetadataController, MetadataRepository};
+use crate::controller::{ImportId, MetadataController, MetadataRepository};
 use crate::grpc;
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
-use crate::representation::{MetadataView, PageView};
+use crate::representation::{MetadataLine, MetadataView, PageView};
+use futures::StreamExt;
 use http::{Method, Request, StatusCode};
 use movie_proto::paths;
 use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::unless_unchanged;
+use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
+use service_kit::telemetry::RequestId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataRoute {
@@ -30,6 +33,10 @@ pub enum MetadataRoute {
     RpcGet,
     /// gRPC `MetadataService/PutMetadata`.
     RpcPut,
+    /// `GET /metadata/export`: every movie, NDJSON, streamed from one snapshot.
+    Export,
+    /// `POST /metadata/import`: NDJSON movies, validated line by line, applied together.
+    Import,
 }
 
 impl<R: MetadataRepository> HttpService for MetadataController<R> {
@@ -38,6 +45,9 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
 
     const ROUTES: &'static [Route<MetadataRoute>] = &[
         (Method::GET, "/metadata", MetadataRoute::FindOrList),
+        // Before `/metadata/{id}`: a table is matched in order (and neither name is a movie id).
+        (Method::GET, "/metadata/export", MetadataRoute::Export),
+        (Method::POST, "/metadata/import", MetadataRoute::Import),
         (Method::GET, "/metadata/{id}", MetadataRoute::Get),
         (Method::PUT, "/metadata/{id}", MetadataRoute::Put),
         (Method::DELETE, "/metadata/{id}", MetadataRoute::Delete),
@@ -52,12 +62,14 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
     /// Reads are public; a write needs a token granting `metadata:write`.
     fn access(route: MetadataRoute) -> Access {
         match route {
-            MetadataRoute::Put | MetadataRoute::Delete | MetadataRoute::RpcPut => {
-                Access::AnyScope(&[scopes::METADATA_WRITE])
-            }
-            MetadataRoute::FindOrList | MetadataRoute::Get | MetadataRoute::RpcGet => {
-                Access::Public
-            }
+            MetadataRoute::Put
+            | MetadataRoute::Delete
+            | MetadataRoute::RpcPut
+            | MetadataRoute::Import => Access::AnyScope(&[scopes::METADATA_WRITE]),
+            MetadataRoute::FindOrList
+            | MetadataRoute::Get
+            | MetadataRoute::RpcGet
+            | MetadataRoute::Export => Access::Public,
         }
     }
 
@@ -65,11 +77,16 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         Trust::verify_for(self.trust.as_deref(), authorization).await
     }
 
-    /// Writes are metered; reads are one primary-key lookup or a page of them.
+    /// Writes are metered, and so are the bulk routes, each one request however many movies
+    /// it carries; reads are one primary-key lookup or a page of them.
     fn is_metered(route: MetadataRoute) -> bool {
         matches!(
             route,
-            MetadataRoute::Put | MetadataRoute::Delete | MetadataRoute::RpcPut
+            MetadataRoute::Put
+                | MetadataRoute::Delete
+                | MetadataRoute::RpcPut
+                | MetadataRoute::Export
+                | MetadataRoute::Import
         )
     }
 
@@ -88,8 +105,30 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
             MetadataRoute::Delete => delete(self, params.one("id", MovieId::parse)?).await,
             MetadataRoute::RpcGet => grpc::get_metadata(self, request).await,
             MetadataRoute::RpcPut => grpc::put_metadata(self, request).await,
+            MetadataRoute::Export => export(self).await,
+            MetadataRoute::Import => import(self, request).await,
         }
     }
+}
+
+/// Every movie as NDJSON, one [`MetadataView`] per line, sent page by page.
+async fn export<R: MetadataRepository>(controller: &MetadataController<R>) -> Answer {
+    let pages = controller.export().await?;
+    let lines = pages.map(|page| page.map(|movies| movies.into_iter().map(MetadataLine).collect()));
+    Ok(ndjson::response("metadata", lines))
+}
+
+/// Reads the NDJSON body line by line and answers with the import's report.
+async fn import<R: MetadataRepository, B: RequestBody>(
+    controller: &MetadataController<R>,
+    request: Request<B>,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    ndjson::require_import(&parts.headers, &crate::import::LIMITS)?;
+    let mut lines = ndjson::LineReader::new(body, crate::import::LIMITS);
+    let import = ImportId(RequestId::generate().as_str().to_owned());
+    let report = controller.import(&import, &mut lines).await?;
+    Ok(respond::json(StatusCode::OK, &report))
 }
 
 /// The book's lookup by `?id=`, or else a page of the listing.

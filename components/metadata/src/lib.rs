@@ -8,6 +8,7 @@
 pub mod controller;
 pub mod grpc;
 pub mod handler;
+pub mod import;
 pub mod migrations;
 pub mod model;
 pub mod repository;

@@ -34,6 +34,28 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "count requests per client for rate limits",
         statements: &[service_kit::rate_limit::COUNTS_TABLE],
     },
+    Migration {
+        version: 3,
+        name: "stage imports before they are applied",
+        statements: &[
+            // The valid lines of an import in progress, keyed by the import: the import
+            // applies them to `metadata` in one statement once its whole body has been read,
+            // so a client that goes away midway changes nothing. A later line for the same id
+            // replaces an earlier one, as a later PUT would.
+            "CREATE TABLE metadata_import_staging (
+            import_id TEXT NOT NULL,
+            id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            director TEXT NOT NULL,
+            staged_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (import_id, id)
+        ) WITHOUT ROWID",
+            // Rows of imports that never finished (their instance stopped) are dropped by age.
+            "CREATE INDEX metadata_import_staging_by_age
+            ON metadata_import_staging (staged_at_ms)",
+        ],
+    },
 ];
 
 #[cfg(test)]

@@ -5,8 +5,10 @@ use service_kit::json::{JsonObject, required};
 use service_kit::{FieldErrors, Invalid};
 
 service_kit::identifier_type!(
-    /// The id of a movie.
-    MovieId
+    /// The id of a movie. `export`, `import` and `about` name routes of the service
+    /// (`/metadata/export`, ...), so no movie can have them.
+    MovieId,
+    reserved: ["export", "import", "about"]
 );
 
 /// 1-256 characters, not only whitespace.
@@ -79,6 +81,26 @@ impl Metadata {
         if named_id.is_some_and(|named| named != id.as_str()) {
             errors.reject("id", Invalid::new("must equal the id in the path"));
         }
+        Self::from_fields(errors, Some(id), fields)
+    }
+
+    /// A write of a whole movie from one JSON object that names its own `id` (required): a
+    /// line of an import. The other fields follow [`Self::from_json`]'s rules.
+    pub fn from_record(mut fields: JsonObject) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let id = errors.check(
+            "id",
+            required(fields.take_string("id")).and_then(|raw| MovieId::parse(&raw)),
+        );
+        Self::from_fields(errors, id, fields)
+    }
+
+    /// The fields other than `id`, parsed into `errors`, and nothing else accepted.
+    fn from_fields(
+        mut errors: FieldErrors,
+        id: Option<MovieId>,
+        mut fields: JsonObject,
+    ) -> Result<Self, FieldErrors> {
         let title = errors.check(
             "title",
             required(fields.take_string("title")).and_then(Title::parse),
@@ -96,7 +118,7 @@ impl Metadata {
                 .and_then(|d| Director::parse(d.unwrap_or_default())),
         );
         fields.reject_unknown(&mut errors);
-        Self::assemble(errors, Some(id), title, description, director)
+        Self::assemble(errors, id, title, description, director)
     }
 
     /// Metadata from its separately parsed fields, or every error met while parsing them:
@@ -211,6 +233,37 @@ mod tests {
         assert_eq!(metadata.title.as_str(), "T");
         assert_eq!(metadata.description, Description::default());
         assert_eq!(metadata.director, Director::default());
+    }
+
+    fn from_record(fields: serde_json::Value) -> Result<Metadata, Vec<String>> {
+        let fields = JsonObject::from_value(fields).unwrap();
+        Metadata::from_record(fields)
+            .map_err(|errors| errors.into_vec().into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn a_record_names_its_own_id() {
+        let metadata = from_record(json!({"id": "m9", "title": "T"})).unwrap();
+        assert_eq!(metadata.id.as_str(), "m9");
+    }
+
+    #[test]
+    fn a_record_without_an_id_is_rejected_with_its_other_errors() {
+        assert_eq!(
+            from_record(json!({"title": " ", "x": 1})),
+            Err(vec!["id".into(), "title".into(), "x".into()])
+        );
+    }
+
+    #[test]
+    fn the_bulk_route_names_are_not_movie_ids() {
+        for reserved in ["export", "import", "about"] {
+            assert!(MovieId::parse(reserved).is_err(), "{reserved} was accepted");
+        }
+        assert!(
+            MovieId::parse("exports").is_ok(),
+            "only the exact names are reserved"
+        );
     }
 
     #[test]

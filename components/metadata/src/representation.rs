@@ -40,3 +40,14 @@ impl<'a> From<&'a Page> for PageView<'a> {
         }
     }
 }
+
+/// A movie as one line of an export: the same object as [`MetadataView`], owning its movie
+/// because the lines outlive the page they were read in.
+#[derive(Debug)]
+pub struct MetadataLine(pub Metadata);
+
+impl Serialize for MetadataLine {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MetadataView::from(&self.0).serialize(serializer)
+    }
+}

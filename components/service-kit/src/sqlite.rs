@@ -123,6 +123,62 @@ pub fn for_instance(database: &'static Database) -> Rc<SharedConnection> {
     })
 }
 
+/// A connection of one request's own, for work that needs a transaction over several
+/// statements: a consistent read of a whole table page by page (an export), or a write that
+/// must commit with its fencing check (a job under a lease). The shared connection cannot
+/// carry either, since interleaved requests would run their statements inside it.
+///
+/// The transaction ends with [`Self::commit`], or, when the value is dropped unfinished (a
+/// client that went away, a failed step), with the connection: SQLite rolls back what a closed
+/// connection left open, so nothing half-done is ever committed.
+pub struct Dedicated {
+    connection: Connection,
+}
+
+impl Dedicated {
+    /// A read transaction on a new connection to `database`. Its snapshot is taken here, by
+    /// its first read: every later query sees the database as it was now, while writers on
+    /// other connections go on (write-ahead log) without waiting for it.
+    pub async fn read(database: &'static Database) -> Result<Self, StorageFailure> {
+        let dedicated = Self::open(database).await?;
+        dedicated.query("BEGIN", []).await?;
+        dedicated
+            .query("SELECT count(*) FROM sqlite_schema", [])
+            .await?;
+        Ok(dedicated)
+    }
+
+    /// A write transaction on a new connection to `database`, holding the write lock from the
+    /// start (`BEGIN IMMEDIATE`), so what it reads cannot change before it commits. It waits
+    /// for another writer as every statement does ([`LockWaits`]). Keep it short: every other
+    /// writer of the database waits for it.
+    pub async fn write(database: &'static Database) -> Result<Self, StorageFailure> {
+        let dedicated = Self::open(database).await?;
+        dedicated.query("BEGIN IMMEDIATE", []).await?;
+        Ok(dedicated)
+    }
+
+    async fn open(database: &'static Database) -> Result<Self, StorageFailure> {
+        let connection = Connection::open(database.label).await?;
+        prepare(&connection, database).await?;
+        Ok(Self { connection })
+    }
+
+    /// Runs one statement inside the transaction and collects its rows.
+    pub async fn query(
+        &self,
+        sql: &str,
+        parameters: impl IntoIterator<Item = Value>,
+    ) -> Result<Vec<RowResult>, StorageFailure> {
+        Ok(query(&self.connection, sql, parameters).await?)
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), StorageFailure> {
+        self.query("COMMIT", []).await.map(drop)
+    }
+}
+
 /// The per-instance connection to one database, opened lazily.
 pub struct SharedConnection {
     database: &'static Database,

@@ -1,6 +1,6 @@
 //! An in-memory repository for unit tests of the controller and handler.
 
-use crate::controller::MetadataRepository;
+use crate::controller::{ImportId, MetadataRepository, MetadataSnapshot};
 use crate::model::{Metadata, MovieId};
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::testing::FailureSwitch;
@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 #[derive(Default)]
 pub struct InMemoryMetadataRepository {
     movies: RefCell<BTreeMap<MovieId, Metadata>>,
+    /// Imports' staged lines, by import id and movie id.
+    staged: RefCell<BTreeMap<(String, MovieId), Metadata>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
     counts: MemoryCounts,
@@ -22,6 +24,30 @@ impl InMemoryMetadataRepository {
         let repository = Self::default();
         repository.failing.set(true);
         repository
+    }
+
+    /// Lines staged by imports and not yet applied or discarded.
+    pub fn staged_rows(&self) -> usize {
+        self.staged.borrow().len()
+    }
+}
+
+/// A copy of every movie, taken when the snapshot is.
+pub struct MemorySnapshot(BTreeMap<MovieId, Metadata>);
+
+impl MetadataSnapshot for MemorySnapshot {
+    async fn page_after(
+        &self,
+        after: Option<&MovieId>,
+        limit: usize,
+    ) -> Result<Vec<Metadata>, StorageFailure> {
+        Ok(self
+            .0
+            .values()
+            .filter(|m| after.is_none_or(|after| &m.id > after))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -79,5 +105,46 @@ impl MetadataRepository for InMemoryMetadataRepository {
 
     async fn ping(&self) -> Result<(), StorageFailure> {
         self.failing.check()
+    }
+
+    type Snapshot = MemorySnapshot;
+
+    async fn snapshot(&self) -> Result<MemorySnapshot, StorageFailure> {
+        self.failing.check()?;
+        Ok(MemorySnapshot(self.movies.borrow().clone()))
+    }
+
+    async fn stage(&self, import: &ImportId, batch: &[Metadata]) -> Result<(), StorageFailure> {
+        self.failing.check()?;
+        let mut staged = self.staged.borrow_mut();
+        for movie in batch {
+            staged.insert((import.0.clone(), movie.id.clone()), movie.clone());
+        }
+        Ok(())
+    }
+
+    async fn apply_staged(&self, import: &ImportId) -> Result<u64, StorageFailure> {
+        self.failing.check()?;
+        let mut staged = self.staged.borrow_mut();
+        let mine: Vec<(String, MovieId)> = staged
+            .keys()
+            .filter(|(owner, _)| owner == &import.0)
+            .cloned()
+            .collect();
+        let mut movies = self.movies.borrow_mut();
+        for key in &mine {
+            if let Some(movie) = staged.remove(key) {
+                movies.insert(movie.id.clone(), movie);
+            }
+        }
+        Ok(mine.len() as u64)
+    }
+
+    async fn discard_staged(&self, import: &ImportId) -> Result<(), StorageFailure> {
+        self.failing.check()?;
+        self.staged
+            .borrow_mut()
+            .retain(|(owner, _), _| owner != &import.0);
+        Ok(())
     }
 }

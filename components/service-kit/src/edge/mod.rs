@@ -6,6 +6,7 @@ pub mod access;
 pub mod body;
 pub mod conditional;
 pub mod health;
+pub mod ndjson;
 pub mod negotiate;
 pub mod problem;
 pub mod rate_limit;
