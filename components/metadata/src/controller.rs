@@ -4,6 +4,7 @@ use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use futures::Stream;
 use service_kit::auth::config::Trust;
 use service_kit::rate_limit::{Limits, RequestCounter};
+use service_kit::snapshot::Snapshot;
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 use std::rc::Rc;
 
@@ -28,7 +29,7 @@ pub trait MetadataRepository: RequestCounter {
     async fn ping(&self) -> Result<(), StorageFailure>;
 
     /// Every movie as it is now, to be read page by page while writes go on (the export).
-    type Snapshot: MetadataSnapshot + 'static;
+    type Snapshot: Snapshot<Item = Metadata, Key = MovieId> + 'static;
     async fn snapshot(&self) -> Result<Self::Snapshot, StorageFailure>;
     /// Keeps `batch`, valid lines of `import`, aside; a later one for an id already staged
     /// replaces it. Nothing is visible to readers yet.
@@ -38,17 +39,6 @@ pub trait MetadataRepository: RequestCounter {
     async fn apply_staged(&self, import: &ImportId) -> Result<u64, StorageFailure>;
     /// Forgets what `import` staged, and what imports that never finished left long ago.
     async fn discard_staged(&self, import: &ImportId) -> Result<(), StorageFailure>;
-}
-
-/// One consistent view of the movies (a read transaction), read in id order.
-#[allow(async_fn_in_trait)]
-pub trait MetadataSnapshot {
-    /// Up to `limit` movies ordered by id, starting after `after`.
-    async fn page_after(
-        &self,
-        after: Option<&MovieId>,
-        limit: usize,
-    ) -> Result<Vec<Metadata>, StorageFailure>;
 }
 
 /// Names one import's staged lines apart from any other import's.
@@ -151,25 +141,10 @@ impl<R: MetadataRepository> MetadataController<R> {
     /// item that ends the stream.
     pub async fn export(
         &self,
-    ) -> Result<impl Stream<Item = Result<Vec<Metadata>, MetadataError>> + 'static, MetadataError>
+    ) -> Result<impl Stream<Item = Result<Vec<Metadata>, StorageFailure>> + 'static, MetadataError>
     {
         let snapshot = self.repository.snapshot().await?;
-        let start = (snapshot, None::<MovieId>, false);
-        Ok(futures::stream::try_unfold(
-            start,
-            |(snapshot, after, done)| async move {
-                if done {
-                    return Ok(None);
-                }
-                let page = snapshot.page_after(after.as_ref(), EXPORT_PAGE).await?;
-                if page.is_empty() {
-                    return Ok(None);
-                }
-                let done = page.len() < EXPORT_PAGE;
-                let last = page.last().map(|movie| movie.id.clone());
-                Ok(Some((page, (snapshot, last, done))))
-            },
-        ))
+        Ok(service_kit::snapshot::pages(snapshot, EXPORT_PAGE))
     }
 }
 

@@ -4,10 +4,13 @@ use crate::events::batch::Progress;
 use crate::events::event::RatingEvent;
 use crate::events::log::{Depths, RedisLog};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use crate::reconcile::Chunk;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
 use service_kit::deadline::within;
+use service_kit::lease::{Fence, FenceError, Leases};
 use service_kit::rate_limit::{Limits, RequestCounter};
+use service_kit::snapshot::Snapshot;
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 use spin_sdk::time::sleep;
 use std::rc::Rc;
@@ -17,7 +20,8 @@ use std::time::Duration;
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 /// It also counts the service's rate-limited requests, in the same storage.
-pub trait RatingRepository: RequestCounter {
+/// And it keeps the service's leases ([`Leases`]), in the same database as the work they fence.
+pub trait RatingRepository: RequestCounter + Leases {
     /// Stores the user's rating of the record, replacing theirs if any, and keeps the record's
     /// aggregate current in the same atomic write.
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure>;
@@ -31,6 +35,21 @@ pub trait RatingRepository: RequestCounter {
     async fn ping(&self) -> Result<(), StorageFailure>;
     /// The last event the ingestion consumer applied, if any.
     async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure>;
+
+    /// Every rating as it is now, to be read page by page while writes go on (the export).
+    type Snapshot: Snapshot<Item = Rating, Key = (RecordKey, UserId)> + 'static;
+    async fn snapshot(&self) -> Result<Self::Snapshot, StorageFailure>;
+
+    /// Recomputes the aggregates of the first `limit` records after `after` from their
+    /// ratings and repairs those that differ, committing only if `fence` is still the lease's
+    /// current token, together with the checkpoint and a renewal for `ttl`.
+    async fn reconcile_chunk(
+        &self,
+        fence: &Fence,
+        after: Option<&RecordKey>,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Chunk, FenceError>;
 }
 
 /// How long a request waits for the event log (connecting, then publishing).

@@ -9,12 +9,15 @@ use crate::events::MAX_EVENTS_PER_REQUEST;
 use crate::events::event;
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
-use crate::representation::{AggregateView, RatingView};
+use crate::reconcile::RunLimits;
+use crate::representation::{AggregateView, RatingLine, RatingView};
+use futures::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
 use movie_proto::paths;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Access, Principal, Rejection, scopes};
 use service_kit::edge::conditional::unless_unchanged;
+use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
@@ -22,6 +25,7 @@ use service_kit::edge::{
     json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
+use service_kit::telemetry::RequestId;
 use service_kit::{FieldErrors, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +46,10 @@ pub enum RatingRoute {
     RpcSummary,
     /// `POST /ratings/events`: a batch of rating events for the ingestion consumer.
     PublishEvents,
+    /// `GET /ratings/export`: every individual rating, NDJSON, streamed from one snapshot.
+    Export,
+    /// `POST /jobs/reconcile`: one run of the reconciliation job, under its lease.
+    Reconcile,
 }
 
 /// The record addressed by the path, named as the path names it.
@@ -72,6 +80,8 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             RatingRoute::Aggregate,
         ),
         (Method::POST, "/ratings/events", RatingRoute::PublishEvents),
+        (Method::GET, "/ratings/export", RatingRoute::Export),
+        (Method::POST, "/jobs/reconcile", RatingRoute::Reconcile),
         (Method::GET, "/rating", RatingRoute::BookAverage),
         (Method::PUT, "/rating", RatingRoute::BookRate),
         (Method::POST, paths::PUT_RATING, RatingRoute::RpcPut),
@@ -109,8 +119,11 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             | RatingRoute::RpcPut => {
                 Access::AnyScope(&[scopes::RATINGS_WRITE, scopes::RATINGS_ADMIN])
             }
-            // Events rate on behalf of any user, as a rating provider does.
-            RatingRoute::PublishEvents => Access::AnyScope(&[scopes::RATINGS_ADMIN]),
+            // Events rate on behalf of any user, as a rating provider does; the export shows
+            // every user's ratings, which no one else may read; the job repairs every record.
+            RatingRoute::PublishEvents | RatingRoute::Export | RatingRoute::Reconcile => {
+                Access::AnyScope(&[scopes::RATINGS_ADMIN])
+            }
             RatingRoute::Aggregate
             | RatingRoute::BookAverage
             | RatingRoute::RpcAggregate
@@ -122,7 +135,8 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         Trust::verify_for(self.trust.as_deref(), authorization).await
     }
 
-    /// Writes are what a client can make expensive; reads are one primary-key lookup.
+    /// Writes are what a client can make expensive, and so is an export; reads are one
+    /// primary-key lookup. A reconciliation run is bounded by its lease: one at a time.
     fn is_metered(route: RatingRoute) -> bool {
         matches!(
             route,
@@ -131,6 +145,7 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
                 | RatingRoute::BookRate
                 | RatingRoute::RpcPut
                 | RatingRoute::PublishEvents
+                | RatingRoute::Export
         )
     }
 
@@ -154,8 +169,57 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
             RatingRoute::RpcAggregate => grpc::get_aggregated_rating(self, routed.request).await,
             RatingRoute::RpcSummary => grpc::get_rating_summary(self, routed.request).await,
             RatingRoute::PublishEvents => publish_events(self, routed.request).await,
+            RatingRoute::Export => export(self).await,
+            RatingRoute::Reconcile => reconcile(self, &query()).await,
         }
     }
+}
+
+/// Every rating as NDJSON, one [`RatingView`] per line, in record and user order.
+async fn export<R: RatingRepository>(controller: &RatingController<R>) -> Answer {
+    let snapshot = controller.repository.snapshot().await?;
+    let pages = service_kit::snapshot::pages(snapshot, EXPORT_PAGE);
+    let lines = pages.map(|page| page.map(|ratings| ratings.into_iter().map(RatingLine).collect()));
+    Ok(ndjson::response("ratings", lines))
+}
+
+/// Ratings read per page of an export: one statement each.
+pub const EXPORT_PAGE: usize = 500;
+
+/// One run of reconciliation: 200 when every record was reconciled, 202 when the run's
+/// budget ran out first (call again to resume), 409 when another run holds the lease.
+async fn reconcile<R: RatingRepository>(controller: &RatingController<R>, query: &Query) -> Answer {
+    let defaults = RunLimits::default();
+    let mut errors = FieldErrors::new();
+    let chunk = errors.check(
+        "chunk",
+        query.get("chunk").map(RunLimits::parse_chunk).transpose(),
+    );
+    let budget = errors.check(
+        "budgetMs",
+        query
+            .get("budgetMs")
+            .map(RunLimits::parse_budget)
+            .transpose(),
+    );
+    let lease = errors.check(
+        "leaseMs",
+        query.get("leaseMs").map(RunLimits::parse_lease).transpose(),
+    );
+    let ((chunk, budget), lease) = errors.conclude(chunk.zip(budget).zip(lease))?;
+    let limits = RunLimits {
+        chunk: chunk.unwrap_or(defaults.chunk),
+        budget: budget.unwrap_or(defaults.budget),
+        lease_ttl: lease.unwrap_or(defaults.lease_ttl),
+    };
+    let holder = format!("run-{}", RequestId::generate().as_str());
+    let report = controller.reconcile(&holder, limits).await?;
+    let status = if report.status == "complete" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(respond::json(status, &report))
 }
 
 /// Validates the whole batch (every invalid member named as `[index].field`), then publishes

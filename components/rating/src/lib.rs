@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod handler;
 pub mod migrations;
 pub mod model;
+pub mod reconcile;
 pub mod repository;
 pub mod representation;
 

@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
         ],
     },
+    Migration {
+        version: 4,
+        name: "leases with fencing tokens, for reconciliation",
+        statements: service_kit::lease::MIGRATION,
+    },
 ];
 
 #[cfg(test)]

@@ -24,6 +24,17 @@ impl<'a> From<&'a Rating> for RatingView<'a> {
     }
 }
 
+/// A rating as one line of an export: the same object as [`RatingView`], owning its rating
+/// because the lines outlive the page they were read in.
+#[derive(Debug)]
+pub struct RatingLine(pub Rating);
+
+impl Serialize for RatingLine {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RatingView::from(&self.0).serialize(serializer)
+    }
+}
+
 /// A record's aggregated rating (also what the movie service reads).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -65,3 +65,11 @@ impl Stopwatch {
 pub fn millis(duration: std::time::Duration) -> f64 {
     (duration.as_micros() as f64) / 1000.0
 }
+
+/// `ms` since the epoch as an RFC 3339 UTC timestamp with milliseconds, as log lines and
+/// API members state instants.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -4,7 +4,8 @@
 //! Transport-free: [`field`] (validation errors that name their field), [`identifier`] (the id
 //! rule), [`json`] (JSON objects read member by member), [`storage`] (what a write did, why
 //! storage failed), [`error_class`] (how an error is seen from any edge), [`sqlite`] (the
-//! per-instance connection that sets itself up and migrates itself) and [`lock_waits`] (how
+//! per-instance connection that sets itself up and migrates itself, and transactions on a
+//! connection of a request's own), [`snapshot`] (a table read page by page from one view) and [`lock_waits`] (how
 //! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
 //! the service's database), [`auth`] (bearer tokens: issuance and verification) and
 //! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`], and
@@ -20,8 +21,10 @@ pub mod grpc;
 pub mod identifier;
 pub mod instance;
 pub mod json;
+pub mod lease;
 pub mod lock_waits;
 pub mod rate_limit;
+pub mod snapshot;
 pub mod sqlite;
 pub mod storage;
 pub mod telemetry;

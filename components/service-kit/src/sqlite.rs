@@ -21,6 +21,7 @@
 //! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN`, while no request can see the
 //! connection yet, and nothing but the database is awaited inside it.
 
+use crate::lease::{self, Acquisition, Fence, FenceError, Leases};
 use crate::lock_waits::LockWaits;
 use crate::rate_limit::{self, ClientKey, Decision, RatePolicy, RequestCounter};
 use crate::storage::{StorageFailure, Stored};
@@ -176,6 +177,82 @@ impl Dedicated {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StorageFailure> {
         self.query("COMMIT", []).await.map(drop)
+    }
+
+    /// Commits what the transaction did under the lease `fence`, together with the fenced
+    /// write of the lease row: `checkpoint` recorded and the lease renewed for `ttl`. When
+    /// another holder has taken the lease over, the database refuses the fenced write and
+    /// nothing of the transaction is committed. Returns the new expiry (database clock).
+    pub async fn commit_fenced(
+        self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError> {
+        let fenced = |failure| FenceError::from_storage(fence.name, failure);
+        let parameters = fenced_parameters(fence, checkpoint, Some(ttl));
+        let rows = self
+            .query(&lease::fenced_statement(), parameters)
+            .await
+            .map_err(fenced)?;
+        let expires_at_ms = rows.first().map(|row| column(row, 0)).transpose()?;
+        let expires_at_ms = expires_at_ms.ok_or(FenceError::Superseded(fence.name))?;
+        self.commit().await?;
+        Ok(expires_at_ms)
+    }
+}
+
+/// The parameters of [`lease::fenced_statement`].
+fn fenced_parameters(fence: &Fence, checkpoint: Option<&str>, ttl: Option<Duration>) -> [Value; 4] {
+    [
+        Value::text(fence.name),
+        Value::Integer(fence.token),
+        checkpoint.map_or(Value::Null, Value::text),
+        ttl.map_or(Value::Null, |ttl| Value::Integer(lease::millis(ttl))),
+    ]
+}
+
+/// Leases in the database's `leases` table ([`lease::MIGRATION`]), one statement each.
+impl Leases for SharedConnection {
+    async fn acquire(
+        &self,
+        name: &'static str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Acquisition, StorageFailure> {
+        let parameters = [
+            Value::text(name),
+            Value::text(holder),
+            Value::Integer(lease::millis(ttl)),
+        ];
+        let rows = self.query(&lease::acquire_statement(), parameters).await?;
+        if let Some(row) = rows.first() {
+            return Ok(Acquisition::Granted {
+                fence: Fence {
+                    name,
+                    holder: holder.to_owned(),
+                    token: column(row, 0)?,
+                },
+                expires_at_ms: column(row, 1)?,
+                checkpoint: row.get::<&str>(2).map(str::to_owned),
+            });
+        }
+        let rows = self.query(lease::HOLDER, [Value::text(name)]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StorageFailure::Broken(format!("the lease {name} has no row")))?;
+        Ok(Acquisition::Held {
+            holder: row.get::<&str>(0).unwrap_or_default().to_owned(),
+            expires_at_ms: column(row, 1)?,
+        })
+    }
+
+    async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
+        let parameters = fenced_parameters(fence, checkpoint, None);
+        self.query(&lease::fenced_statement(), parameters)
+            .await
+            .map(drop)
+            .map_err(|failure| FenceError::from_storage(fence.name, failure))
     }
 }
 

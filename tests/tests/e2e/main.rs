@@ -21,6 +21,7 @@ mod isolation;
 mod least_privilege;
 mod operations;
 mod persistence;
+mod reconcile;
 mod reliability;
 mod security;
 mod smoke;

@@ -1,8 +1,9 @@
 //! An in-memory repository for unit tests of the controller and handler.
 
-use crate::controller::{ImportId, MetadataRepository, MetadataSnapshot};
+use crate::controller::{ImportId, MetadataRepository};
 use crate::model::{Metadata, MovieId};
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
+use service_kit::snapshot::Snapshot;
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
@@ -35,7 +36,14 @@ impl InMemoryMetadataRepository {
 /// A copy of every movie, taken when the snapshot is.
 pub struct MemorySnapshot(BTreeMap<MovieId, Metadata>);
 
-impl MetadataSnapshot for MemorySnapshot {
+impl Snapshot for MemorySnapshot {
+    type Item = Metadata;
+    type Key = MovieId;
+
+    fn key(movie: &Metadata) -> MovieId {
+        movie.id.clone()
+    }
+
     async fn page_after(
         &self,
         after: Option<&MovieId>,

@@ -1,9 +1,10 @@
 //! The metadata repository on Spin's SQLite (`sqlite_databases = ["metadata"]`).
 
-use crate::controller::{ImportId, MetadataRepository, MetadataSnapshot};
+use crate::controller::{ImportId, MetadataRepository};
 use crate::migrations::DATABASE;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
+use service_kit::snapshot::Snapshot;
 use service_kit::sqlite::{self, Dedicated, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
 use spin_sdk::sqlite::{RowResult, Value};
@@ -91,7 +92,14 @@ pub struct SqliteSnapshot {
     transaction: Dedicated,
 }
 
-impl MetadataSnapshot for SqliteSnapshot {
+impl Snapshot for SqliteSnapshot {
+    type Item = Metadata;
+    type Key = MovieId;
+
+    fn key(movie: &Metadata) -> MovieId {
+        movie.id.clone()
+    }
+
     async fn page_after(
         &self,
         after: Option<&MovieId>,

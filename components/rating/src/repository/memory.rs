@@ -7,11 +7,15 @@ use crate::events::batch::{
 use crate::events::event::Change;
 use crate::events::stream::Position;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use crate::reconcile::{Chunk, checkpoint};
+use service_kit::lease::{Acquisition, Fence, FenceError, Leases, MemoryLeases};
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
+use service_kit::snapshot::Snapshot;
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 #[derive(Default)]
 pub struct InMemoryRatingRepository {
@@ -22,6 +26,11 @@ pub struct InMemoryRatingRepository {
     applied_ids: RefCell<HashSet<String>>,
     positions: RefCell<HashMap<RatingKey, Position>>,
     progress: RefCell<Option<Progress>>,
+    /// Aggregates that drifted from their ratings (a test's doing), by record: what
+    /// `aggregate` answers for them until reconciliation repairs them.
+    drifted: RefCell<BTreeMap<RecordKey, (u64, u64)>>,
+    /// The service's leases, on a clock the test sets.
+    pub leases: MemoryLeases,
 }
 
 impl InMemoryRatingRepository {
@@ -30,6 +39,64 @@ impl InMemoryRatingRepository {
         let repository = Self::default();
         repository.failing.set(true);
         repository
+    }
+
+    /// Makes `record`'s aggregate read `total` over `count` ratings, whatever its ratings
+    /// say: drift, for reconciliation to find.
+    pub fn drift(&self, record: &RecordKey, total: u64, count: u64) {
+        self.drifted
+            .borrow_mut()
+            .insert(record.clone(), (total, count));
+    }
+
+    /// The records with ratings or drifted aggregates, in key order.
+    fn records(&self) -> std::collections::BTreeSet<RecordKey> {
+        let ratings = self.ratings.borrow();
+        let rated = ratings.keys().map(|(record, _)| record.clone());
+        rated.chain(self.drifted.borrow().keys().cloned()).collect()
+    }
+}
+
+/// A copy of every rating, taken when the snapshot is.
+pub struct MemorySnapshot(BTreeMap<(RecordKey, UserId), Rating>);
+
+impl Snapshot for MemorySnapshot {
+    type Item = Rating;
+    type Key = (RecordKey, UserId);
+
+    async fn page_after(
+        &self,
+        after: Option<&(RecordKey, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<Rating>, StorageFailure> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|(key, _)| after.is_none_or(|after| *key > after))
+            .take(limit)
+            .map(|(_, rating)| rating.clone())
+            .collect())
+    }
+
+    fn key(rating: &Rating) -> (RecordKey, UserId) {
+        (rating.record.clone(), rating.user.clone())
+    }
+}
+
+impl Leases for InMemoryRatingRepository {
+    async fn acquire(
+        &self,
+        name: &'static str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Acquisition, StorageFailure> {
+        self.failing.check()?;
+        self.leases.acquire(name, holder, ttl).await
+    }
+
+    async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
+        self.failing.check()?;
+        self.leases.release(fence, checkpoint).await
     }
 }
 
@@ -71,6 +138,9 @@ impl RatingRepository for InMemoryRatingRepository {
         record: &RecordKey,
     ) -> Result<Option<AggregatedRating>, StorageFailure> {
         self.failing.check()?;
+        if let Some(&(total, count)) = self.drifted.borrow().get(record) {
+            return Ok(AggregatedRating::new(total, count));
+        }
         let ratings = self.ratings.borrow();
         let values: Vec<u64> = ratings
             .values()
@@ -90,6 +160,46 @@ impl RatingRepository for InMemoryRatingRepository {
     async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure> {
         self.failing.check()?;
         Ok(self.progress.borrow().clone())
+    }
+
+    type Snapshot = MemorySnapshot;
+
+    async fn snapshot(&self) -> Result<MemorySnapshot, StorageFailure> {
+        self.failing.check()?;
+        Ok(MemorySnapshot(self.ratings.borrow().clone()))
+    }
+
+    /// Drifted aggregates in the chunk are repaired (forgotten: `aggregate` recomputes), all
+    /// or nothing as the fence allows.
+    async fn reconcile_chunk(
+        &self,
+        fence: &Fence,
+        after: Option<&RecordKey>,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Chunk, FenceError> {
+        self.failing.check()?;
+        let chunk: Vec<RecordKey> = self
+            .records()
+            .into_iter()
+            .filter(|record| after.is_none_or(|after| record > after))
+            .take(limit)
+            .collect();
+        let last = chunk.last().cloned();
+        let lease_expires_at_ms =
+            self.leases
+                .fenced(fence, last.as_ref().map(checkpoint).as_deref(), Some(ttl))?;
+        let mut drifted = self.drifted.borrow_mut();
+        let repaired = chunk
+            .iter()
+            .filter(|record| drifted.remove(*record).is_some())
+            .count();
+        Ok(Chunk {
+            records: chunk.len(),
+            repaired,
+            last,
+            lease_expires_at_ms,
+        })
     }
 }
 

@@ -4,11 +4,17 @@ use crate::controller::RatingRepository;
 use crate::events::batch::Progress;
 use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
+use crate::model::{RatingValue, RecordId, RecordType};
+use crate::reconcile::{Chunk, checkpoint};
+use service_kit::lease::{Acquisition, Fence, FenceError, Leases};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
-use service_kit::sqlite::{self, SharedConnection, column};
+use service_kit::snapshot::Snapshot;
+use service_kit::sqlite::{self, Dedicated, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
+use spin_sdk::sqlite::RowResult;
 use spin_sdk::sqlite::Value;
 use std::rc::Rc;
+use std::time::Duration;
 
 pub struct SqliteRatingRepository {
     db: Rc<SharedConnection>,
@@ -40,6 +46,108 @@ fn key(record: &RecordKey) -> [Value; 2] {
         Value::text(record.record_type.as_str()),
         Value::text(record.record_id.as_str()),
     ]
+}
+
+const SELECT_FIRST_PAGE: &str = "SELECT record_type, record_id, user_id, value FROM ratings
+    ORDER BY record_type, record_id, user_id LIMIT ?1";
+const SELECT_PAGE_AFTER: &str = "SELECT record_type, record_id, user_id, value FROM ratings
+    WHERE (record_type, record_id, user_id) > (?1, ?2, ?3)
+    ORDER BY record_type, record_id, user_id LIMIT ?4";
+
+/// The next `?3` records after (`?1`, `?2`): those with ratings, an aggregate or both.
+const CHUNK_RECORDS: &str = "SELECT record_type, record_id FROM (
+        SELECT record_type, record_id FROM ratings
+        UNION SELECT record_type, record_id FROM rating_totals
+    )
+    WHERE (record_type, record_id) > (?1, ?2)
+    ORDER BY record_type, record_id LIMIT ?3";
+/// Writes the aggregate recomputed from the ratings of each record in (`?1 ?2`, `?3 ?4`] that
+/// is missing or differs; returns a row per repair. (The `WHERE` of the `SELECT` is what lets
+/// SQLite read `ON CONFLICT` as the upsert's.)
+const REPAIR_TOTALS: &str = "INSERT INTO rating_totals (record_type, record_id, total, count)
+    SELECT record_type, record_id, sum(value), count(*) FROM ratings
+    WHERE (record_type, record_id) > (?1, ?2) AND (record_type, record_id) <= (?3, ?4)
+    GROUP BY record_type, record_id
+    ON CONFLICT (record_type, record_id) DO UPDATE SET
+        total = excluded.total, count = excluded.count
+    WHERE total <> excluded.total OR count <> excluded.count
+    RETURNING record_type";
+/// Deletes the aggregates in the same range whose record has no rating left.
+const DELETE_ORPHAN_TOTALS: &str = "DELETE FROM rating_totals
+    WHERE (record_type, record_id) > (?1, ?2) AND (record_type, record_id) <= (?3, ?4)
+    AND NOT EXISTS (SELECT 1 FROM ratings r
+        WHERE r.record_type = rating_totals.record_type AND r.record_id = rating_totals.record_id)
+    RETURNING record_type";
+
+/// Rows were written through [`Rating`], so they parse; one that does not is a storage
+/// failure, not a panic.
+fn decode_rating(row: &RowResult) -> Result<Rating, StorageFailure> {
+    fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
+        move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
+    }
+    Ok(Rating {
+        record: decode_record(row)?,
+        user: UserId::parse(column(row, 2)?).map_err(corrupt("user_id"))?,
+        value: RatingValue::parse(column(row, 3)?).map_err(corrupt("value"))?,
+    })
+}
+
+fn decode_record(row: &RowResult) -> Result<RecordKey, StorageFailure> {
+    let corrupt = |field: &str, e: service_kit::Invalid| {
+        StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
+    };
+    Ok(RecordKey {
+        record_type: RecordType::parse(column(row, 0)?).map_err(|e| corrupt("record_type", e))?,
+        record_id: RecordId::parse(column(row, 1)?).map_err(|e| corrupt("record_id", e))?,
+    })
+}
+
+/// A read transaction on a connection of the export's own.
+pub struct SqliteSnapshot {
+    transaction: Dedicated,
+}
+
+impl Snapshot for SqliteSnapshot {
+    type Item = Rating;
+    type Key = (RecordKey, UserId);
+
+    async fn page_after(
+        &self,
+        after: Option<&(RecordKey, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<Rating>, StorageFailure> {
+        let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = match after {
+            Some((record, user)) => {
+                let [record_type, record_id] = key(record);
+                let parameters = [record_type, record_id, Value::text(user.as_str()), limit];
+                self.transaction
+                    .query(SELECT_PAGE_AFTER, parameters)
+                    .await?
+            }
+            None => self.transaction.query(SELECT_FIRST_PAGE, [limit]).await?,
+        };
+        rows.iter().map(decode_rating).collect()
+    }
+
+    fn key(rating: &Rating) -> (RecordKey, UserId) {
+        (rating.record.clone(), rating.user.clone())
+    }
+}
+
+impl Leases for SqliteRatingRepository {
+    async fn acquire(
+        &self,
+        name: &'static str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Acquisition, StorageFailure> {
+        self.db.acquire(name, holder, ttl).await
+    }
+
+    async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
+        self.db.release(fence, checkpoint).await
+    }
 }
 
 impl RequestCounter for SqliteRatingRepository {
@@ -102,5 +210,48 @@ impl RatingRepository for SqliteRatingRepository {
             applied_at_ms: column(row, 2)?,
             applied_total: column(row, 3)?,
         }))
+    }
+
+    type Snapshot = SqliteSnapshot;
+
+    async fn snapshot(&self) -> Result<SqliteSnapshot, StorageFailure> {
+        let transaction = Dedicated::read(&DATABASE).await?;
+        Ok(SqliteSnapshot { transaction })
+    }
+
+    /// One write transaction on a connection of its own: the chunk's records, the repairs,
+    /// then the fenced write of the lease row and the commit. Any failure drops the
+    /// connection with the transaction open, which rolls it back.
+    async fn reconcile_chunk(
+        &self,
+        fence: &Fence,
+        after: Option<&RecordKey>,
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Chunk, FenceError> {
+        let transaction = Dedicated::write(&DATABASE).await?;
+        // Every record type is at least one character, so ("", "") precedes every record.
+        let [after_type, after_id] = after.map_or([Value::text(""), Value::text("")], key);
+        let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+        let parameters = [after_type.clone(), after_id.clone(), limit];
+        let records = transaction.query(CHUNK_RECORDS, parameters).await?;
+        let last = records.last().map(decode_record).transpose()?;
+        let mut repaired = 0;
+        if let Some(last) = &last {
+            let [last_type, last_id] = key(last);
+            let range = [after_type, after_id, last_type, last_id];
+            repaired += transaction.query(REPAIR_TOTALS, range.clone()).await?.len();
+            repaired += transaction.query(DELETE_ORPHAN_TOTALS, range).await?.len();
+        }
+        let checkpoint = last.as_ref().map(checkpoint);
+        let lease_expires_at_ms = transaction
+            .commit_fenced(fence, checkpoint.as_deref(), ttl)
+            .await?;
+        Ok(Chunk {
+            records: records.len(),
+            repaired,
+            last,
+            lease_expires_at_ms,
+        })
     }
 }

@@ -21,12 +21,13 @@ pub struct Problem {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
-    /// An OAuth 2.0 error code (RFC 6749 section 5.2), for the token endpoint's clients.
-    #[serde(rename = "error", skip_serializing_if = "Option::is_none")]
-    oauth_error: Option<&'static str>,
     /// Every rejected field of a 400, so a client can fix them all at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+    /// Extension members (RFC 9457 section 3.2) that help a client act on the problem: an
+    /// OAuth 2.0 `error` code, who holds a lease and until when. Boxed, like `rate_limit`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    members: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     /// The `Retry-After` header (seconds) of a 503 or 429; not part of the body.
     #[serde(skip)]
     retry_after: Option<u32>,
@@ -60,8 +61,8 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: Some(detail.into()),
-            oauth_error: None,
             errors: Vec::new(),
+            members: None,
             retry_after: None,
             header: None,
             rate_limit: None,
@@ -114,8 +115,21 @@ impl Problem {
     }
 
     /// The problem with an OAuth 2.0 `error` member, which OAuth clients read.
-    pub fn with_oauth_error(mut self, code: &'static str) -> Self {
-        self.oauth_error = Some(code);
+    pub fn with_oauth_error(self, code: &'static str) -> Self {
+        self.with_member("error", code)
+    }
+
+    /// The problem with the extension member `name` (camelCase, as the API's members are).
+    pub fn with_member(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.members
+            .get_or_insert_default()
+            .insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The problem asking the client to try again after `seconds` (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -285,6 +299,14 @@ fn challenge(error: &str, description: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_members_are_top_level_members_of_the_body() {
+        let problem = Problem::new(StatusCode::CONFLICT, "held").with_member("holder", "run-1");
+        let body = serde_json::to_value(&problem).unwrap();
+        assert_eq!(body["holder"], "run-1", "{body}");
+        assert_eq!(body["status"], 409, "{body}");
+    }
 
     #[test]
     fn a_problem_body_has_type_title_status_and_detail() {

@@ -40,11 +40,7 @@ impl Line {
 
     /// A line stamped `at_ms` (milliseconds since the epoch).
     pub fn at(at_ms: u64, level: Level, service: &str, event: &'static str) -> Self {
-        let timestamp = i64::try_from(at_ms)
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let timestamp = crate::instance::rfc3339(i64::try_from(at_ms).unwrap_or(i64::MAX));
         let mut fields = Map::new();
         fields.insert("timestamp".into(), timestamp.into());
         fields.insert("level".into(), level.as_str().into());
