@@ -15,6 +15,10 @@ pub mod paths {
     pub const GET_MOVIE_DETAILS: &str = "/MovieService/GetMovieDetails";
     /// `moviesystem/v1/ratings.proto`.
     pub const GET_RATING_SUMMARY: &str = "/moviesystem.v1.RatingExtensions/GetRatingSummary";
+    /// Segments under `/metadata/` (and `/movies/`) that name routes, not movies: no movie may
+    /// have them as its id, or `GET /metadata/{id}` and movie's call to it would reach the
+    /// route instead of the movie.
+    pub const RESERVED_MOVIE_IDS: &[&str] = &["export", "import", "about"];
 }
 
 /// The gRPC service names, as the health service knows them.

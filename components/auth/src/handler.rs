@@ -12,7 +12,7 @@ use service_kit::auth;
 use service_kit::edge::problem::REALM;
 use service_kit::edge::respond;
 use service_kit::edge::{
-    Answer, Check, Fields, HttpService, Problem, Query, RequestBody, Route, Routed, form,
+    About, Answer, Check, Fields, HttpService, Problem, Query, RequestBody, Route, Routed, form,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
 
@@ -29,6 +29,10 @@ const JWKS_MAX_AGE_S: u64 = auth::config::KEYS_FRESH_MS / 1000;
 
 impl<R: ClientRepository> HttpService for AuthController<R> {
     const NAME: &'static str = "auth";
+    const ABOUT: About = About {
+        path: "/auth/about",
+        catalog_info: include_str!("../catalog-info.yaml"),
+    };
     type Route = AuthRoute;
 
     const ROUTES: &'static [Route<AuthRoute>] = &[

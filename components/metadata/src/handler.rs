@@ -17,7 +17,7 @@ use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
-    Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
+    About, Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::telemetry::RequestId;
@@ -41,6 +41,10 @@ pub enum MetadataRoute {
 
 impl<R: MetadataRepository> HttpService for MetadataController<R> {
     const NAME: &'static str = "metadata";
+    const ABOUT: About = About {
+        path: "/metadata/about",
+        catalog_info: include_str!("../catalog-info.yaml"),
+    };
     type Route = MetadataRoute;
 
     const ROUTES: &'static [Route<MetadataRoute>] = &[

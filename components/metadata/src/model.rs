@@ -8,7 +8,7 @@ service_kit::identifier_type!(
     /// The id of a movie. `export`, `import` and `about` name routes of the service
     /// (`/metadata/export`, ...), so no movie can have them.
     MovieId,
-    reserved: ["export", "import", "about"]
+    reserved: movie_proto::paths::RESERVED_MOVIE_IDS
 );
 
 /// 1-256 characters, not only whitespace.

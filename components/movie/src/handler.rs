@@ -17,7 +17,7 @@ use service_kit::edge::negotiate::{Format, PROTOBUF};
 use service_kit::edge::rate_limit::{annotate, client_key};
 use service_kit::edge::respond;
 use service_kit::edge::{
-    Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
+    About, Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
 };
 use service_kit::grpc::health;
 use service_kit::rate_limit::RequestCounter;
@@ -49,6 +49,10 @@ where
     L: RequestCounter,
 {
     const NAME: &'static str = "movie";
+    const ABOUT: About = About {
+        path: "/movies/about",
+        catalog_info: include_str!("../catalog-info.yaml"),
+    };
     type Route = MovieRoute;
 
     const ROUTES: &'static [Route<MovieRoute>] = &[

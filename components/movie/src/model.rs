@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 service_kit::identifier_type!(
-    /// The id of a movie.
-    MovieId
+    /// The id of a movie: metadata's rule, reserved names included, so a view never asks
+    /// metadata for a route in place of a movie.
+    MovieId,
+    reserved: movie_proto::paths::RESERVED_MOVIE_IDS
 );
 
 /// A movie's metadata as the metadata service returns it. The metadata service owns and
@@ -43,5 +45,6 @@ mod tests {
         assert!(MovieId::parse("tt0068646").is_ok());
         assert!(MovieId::parse("").is_err());
         assert!(MovieId::parse("a/b").is_err());
+        assert!(MovieId::parse("export").is_err(), "a route of metadata");
     }
 }

@@ -21,8 +21,8 @@ use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
 use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
-    Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed, json_array,
-    json_object,
+    About, Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed,
+    json_array, json_object,
 };
 use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::telemetry::RequestId;
@@ -61,6 +61,10 @@ pub(crate) type RecordFields = (&'static str, &'static str);
 
 impl<R: RatingRepository> HttpService for RatingController<R> {
     const NAME: &'static str = "rating";
+    const ABOUT: About = About {
+        path: "/ratings/about",
+        catalog_info: include_str!("../catalog-info.yaml"),
+    };
     type Route = RatingRoute;
 
     const ROUTES: &'static [Route<RatingRoute>] = &[

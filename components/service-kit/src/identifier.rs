@@ -53,18 +53,18 @@ impl fmt::Display for Identifier {
 #[macro_export]
 macro_rules! identifier_type {
     ($(#[$meta:meta])* $name:ident) => {
-        $crate::identifier_type!($(#[$meta])* $name, reserved: []);
+        $crate::identifier_type!($(#[$meta])* $name, reserved: &[]);
     };
     // `reserved`: ids the service's own paths use as literal segments (`/metadata/export`),
     // which a resource therefore cannot be named.
-    ($(#[$meta:meta])* $name:ident, reserved: [$($reserved:literal),*]) => {
+    ($(#[$meta:meta])* $name:ident, reserved: $reserved:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name($crate::Identifier);
 
         impl $name {
             /// Ids a path of the service names itself, refused as resource names.
-            pub const RESERVED: &'static [&'static str] = &[$($reserved),*];
+            pub const RESERVED: &'static [&'static str] = $reserved;
 
             pub fn parse(raw: &str) -> Result<Self, $crate::Invalid> {
                 if Self::RESERVED.contains(&raw) {

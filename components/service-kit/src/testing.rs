@@ -184,7 +184,7 @@ pub fn rejected_fields(body: &Value) -> Vec<String> {
 }
 
 /// Asserts that the OpenAPI `document` (JSON) describes exactly what `S` serves: every REST
-/// route of `S::ROUTES` and its health report is an operation tagged `S::NAME`, and every
+/// route of `S::ROUTES`, its health report and its catalog entry is an operation tagged `S::NAME`, and every
 /// operation tagged `S::NAME` is one of them. gRPC methods (`/package.Service/Method`, capitalised
 /// as gRPC names them) are described by `proto/`, not here.
 pub fn assert_routes_documented<S: HttpService>(document: &str) {
@@ -195,6 +195,7 @@ pub fn assert_routes_documented<S: HttpService>(document: &str) {
         .map(|(method, pattern, _)| (method.as_str().to_ascii_lowercase(), (*pattern).to_owned()))
         .collect();
     served.push(("get".into(), format!("/health/{}", S::NAME)));
+    served.push(("get".into(), S::ABOUT.path.to_owned()));
     served.sort();
     let mut documented = Vec::new();
     let paths = document["paths"].as_object().expect("paths");

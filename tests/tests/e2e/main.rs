@@ -20,6 +20,7 @@ mod hostile_input;
 mod isolation;
 mod least_privilege;
 mod operations;
+mod ownership;
 mod persistence;
 mod reconcile;
 mod reliability;

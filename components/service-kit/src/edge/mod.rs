@@ -2,6 +2,7 @@
 //! problems, sized responses, the health report and the access line of every request. Everything that knows about HTTP is here;
 //! the rest of the kit is transport-free.
 
+pub mod about;
 pub mod access;
 pub mod body;
 pub mod conditional;
@@ -14,6 +15,7 @@ pub mod request;
 pub mod respond;
 pub mod routes;
 
+pub use about::About;
 pub use access::AccessNotes;
 pub use health::Check;
 pub use problem::Problem;

@@ -3,6 +3,7 @@
 //! `GET /health/{name}`, and answers what no route handles: 404 for an unknown path, 405 with
 //! `Allow` for a known path and another method.
 
+use super::about::{self, About};
 use super::access::{AccessNotes, Arrival, Failure};
 use super::health::{self, Check};
 use super::problem::Problem;
@@ -46,6 +47,9 @@ pub trait HttpService {
     /// Every route the component serves. The same pattern may appear once per method; their
     /// order is the order of the `Allow` header.
     const ROUTES: &'static [Route<Self::Route>];
+
+    /// The service's catalog entry and where it is served, public like the health report.
+    const ABOUT: About;
 
     /// One check per store or dependency the service owns.
     async fn health_checks(&self) -> Vec<Check>;
@@ -107,6 +111,11 @@ pub async fn serve_noted<S: HttpService, B: RequestBody>(
     let (outcome, pattern) = if is_health_path(request.uri().path(), S::NAME) {
         let report = health_report(service, request.method()).await;
         (report, Some(HEALTH_ROUTE))
+    } else if request.uri().path() == S::ABOUT.path {
+        (
+            about::answer(&S::ABOUT, request.method()),
+            Some(S::ABOUT.path),
+        )
     } else {
         route(service, request, grpc).await
     };
@@ -375,6 +384,10 @@ mod tests {
 
     impl HttpService for Things {
         const NAME: &'static str = "things";
+        const ABOUT: About = About {
+            path: "/things/about",
+            catalog_info: "kind: Component\n",
+        };
         type Route = Named;
         const ROUTES: &'static [Route<Named>] = ROUTES;
 

@@ -36,3 +36,26 @@ pub fn strings(value: &Yaml) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A YAML value as JSON (maps with string keys, as every file here has), to compare it with
+/// the JSON documents.
+pub fn to_json(value: &Yaml) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Yaml::Hash(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.as_str().unwrap_or_default().to_owned(), to_json(value)))
+                .collect(),
+        ),
+        Yaml::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::String(text) => Value::String(text.clone()),
+        Yaml::Integer(n) => Value::from(*n),
+        Yaml::Real(text) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Yaml::Boolean(b) => Value::Bool(*b),
+        _ => Value::Null,
+    }
+}
