@@ -80,6 +80,9 @@ async fn schemathesis_finds_no_failure_in_any_operation() {
         Command::new(schemathesis())
             .current_dir(scratch.path())
             .env("MOVIE_SYSTEM_TOKEN", token)
+            // NDJSON bodies (tests/contract/hooks.py).
+            .env("SCHEMATHESIS_HOOKS", "hooks")
+            .env("PYTHONPATH", root.join("tests/contract"))
             .arg("--config-file")
             .arg(root.join("tests/contract/schemathesis.toml"))
             .arg("run")

@@ -191,12 +191,13 @@ async fn a_cold_instance_on_a_fresh_database_migrates_in_one_transaction() {
         .unwrap();
     let metadata = stats(&app, "metadata");
     // Set busy_timeout and synchronous, read user_version and journal_mode, switch to WAL,
-    // BEGIN IMMEDIATE, read user_version inside the transaction, two migrations (CREATE TABLE
-    // and set user_version each), COMMIT; then the rate limit (forget old clients once per
-    // instance, count this one) and the upsert.
+    // BEGIN IMMEDIATE, read user_version inside the transaction, three migrations (a CREATE
+    // TABLE, a CREATE TABLE, a CREATE TABLE and its index; each then sets user_version),
+    // COMMIT; then the rate limit (forget old clients once per instance, count this one) and
+    // the upsert.
     assert_eq!(
         (metadata.sqlite_statements(), metadata.sqlite_opens()),
-        (14, 1),
+        (17, 1),
         "statements and opens of the first PUT /metadata/m1"
     );
 }

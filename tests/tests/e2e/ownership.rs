@@ -48,7 +48,10 @@ fn catalog() -> Vec<Entity> {
         .collect();
     for target in targets {
         let file = repo_root().join(&target);
-        assert!(file.is_file(), "the Location targets {target}, which does not exist");
+        assert!(
+            file.is_file(),
+            "the Location targets {target}, which does not exist"
+        );
         entities.extend(yaml::load(&file).into_iter().map(|doc| Entity {
             file: file.clone(),
             doc,
@@ -85,8 +88,10 @@ fn every_component_of_the_manifests_has_exactly_one_entry() {
         assert_eq!(component.name(), id, "the entry of {id} is named after it");
         *entries.entry(id.to_owned()).or_default() += 1;
     }
-    let expected: BTreeMap<String, usize> =
-        manifest_components().into_iter().map(|id| (id, 1)).collect();
+    let expected: BTreeMap<String, usize> = manifest_components()
+        .into_iter()
+        .map(|id| (id, 1))
+        .collect();
     assert_eq!(entries, expected, "catalog entries per manifest component");
 }
 
@@ -127,7 +132,11 @@ fn every_entry_names_owner_on_call_lifecycle_tier_and_a_runbook_that_exists() {
         let spec = &component.doc["spec"];
         let owner = spec["owner"].as_str().unwrap_or_default();
         assert!(owner.starts_with("group:"), "{name}'s owner: {owner:?}");
-        assert_eq!(spec["system"].as_str(), Some(system.name()), "{name}'s system");
+        assert_eq!(
+            spec["system"].as_str(),
+            Some(system.name()),
+            "{name}'s system"
+        );
         let lifecycle = spec["lifecycle"].as_str().unwrap_or_default();
         assert!(
             ["experimental", "production", "deprecated"].contains(&lifecycle),
@@ -181,7 +190,11 @@ fn assert_describes(api: &Entity) {
                 .flat_map(|paths| paths.values())
                 .filter_map(|item| item.as_object())
                 .flat_map(|item| item.values())
-                .filter(|op| op["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == tag)))
+                .filter(|op| {
+                    op["tags"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|t| t == tag))
+                })
                 .count();
             assert!(operations > 0, "API {name}: no operation tagged {tag:?}");
         }
@@ -201,7 +214,11 @@ fn assert_describes(api: &Entity) {
             let document = yaml::load(&file).remove(0);
             assert_eq!(document["asyncapi"].as_str(), Some("3.0.0"), "API {name}");
             let stream = &document["channels"]["ratingEvents"]["address"];
-            assert_eq!(stream.as_str(), Some("ratings:events"), "API {name}'s stream");
+            assert_eq!(
+                stream.as_str(),
+                Some("ratings:events"),
+                "API {name}'s stream"
+            );
             assert_eq!(
                 yaml::to_json(&document["components"]["schemas"]["RatingEvent"]),
                 openapi()["components"]["schemas"]["RatingEvent"],
@@ -235,7 +252,11 @@ fn every_api_an_entry_lists_is_defined_by_a_document_that_describes_it() {
     }
     for api in apis.values() {
         assert_describes(api);
-        assert!(listed.contains(api.name()), "API {} is provided or used by nothing", api.name());
+        assert!(
+            listed.contains(api.name()),
+            "API {} is provided or used by nothing",
+            api.name()
+        );
     }
 }
 
@@ -250,10 +271,19 @@ async fn each_http_component_serves_its_own_entry_at_about_as_built() {
     ] {
         let response = app.request_as(None, Method::GET, path, None).await.unwrap();
         assert_eq!(response.status, StatusCode::OK, "GET {path}");
-        assert_eq!(response.header("content-type"), Some("application/yaml"), "GET {path}");
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/yaml"),
+            "GET {path}"
+        );
         let file = repo_root().join(format!("components/{component}/catalog-info.yaml"));
         let expected = std::fs::read(&file).unwrap();
-        assert_eq!(response.body.as_ref(), expected.as_slice(), "GET {path} against {}", file.display());
+        assert_eq!(
+            response.body.as_ref(),
+            expected.as_slice(),
+            "GET {path} against {}",
+            file.display()
+        );
         let put = app.request(Method::PUT, path, None).await.unwrap();
         assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED, "PUT {path}");
     }

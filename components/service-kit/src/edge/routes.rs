@@ -253,16 +253,24 @@ pub fn resolve<K: Copy>(
     method: &Method,
     path: &str,
 ) -> Result<(K, Params, &'static str), Problem> {
-    let for_method = routes
+    // A path that a pattern without captures names exactly belongs to that pattern's routes,
+    // whatever the method: `PUT /metadata/export` is 405, not a write of movie "export".
+    let literal = routes
         .iter()
-        .filter(|(route_method, ..)| route_method == method);
+        .any(|(_, pattern, _)| !pattern.contains('{') && capture(pattern, path).is_some());
+    let candidates = || {
+        routes
+            .iter()
+            .filter(move |(_, pattern, _)| !literal || !pattern.contains('{'))
+    };
+    let for_method = candidates().filter(|(route_method, ..)| route_method == method);
     for (_, pattern, route) in for_method {
         if let Some(params) = capture(pattern, path) {
             return Ok((*route, params, pattern));
         }
     }
     let mut allowed: Vec<&str> = Vec::new();
-    for (route_method, pattern, _) in routes {
+    for (route_method, pattern, _) in candidates() {
         if capture(pattern, path).is_some() && !allowed.contains(&route_method.as_str()) {
             allowed.push(route_method.as_str());
         }
@@ -327,6 +335,7 @@ mod tests {
 
     const ROUTES: &[Route<Named>] = &[
         (Method::GET, "/things", Named::Collection),
+        (Method::POST, "/things/import", Named::Collection),
         (Method::GET, "/things/{id}", Named::Read),
         (Method::PUT, "/things/{id}", Named::Write),
         (
@@ -358,6 +367,22 @@ mod tests {
         assert_eq!(
             route(Method::GET, "/things/m1").map(|r| r.0),
             Ok(Named::Read)
+        );
+    }
+
+    #[test]
+    fn a_path_a_literal_pattern_names_is_that_patterns_even_for_another_method() {
+        let problem = route(Method::PUT, "/things/import")
+            .err()
+            .map(|p| p.status());
+        assert_eq!(
+            problem,
+            Some(StatusCode::METHOD_NOT_ALLOWED),
+            "PUT /things/import beside PUT /things/{{id}}"
+        );
+        assert_eq!(
+            route(Method::POST, "/things/import").map(|r| r.0),
+            Ok(Named::Collection)
         );
     }
 
