@@ -379,3 +379,106 @@ async fn a_view_composed_over_grpc_upstreams_costs_what_one_over_json_does() {
         "{views} GET /movies/m1 (no-cache) composed over gRPC"
     );
 }
+
+/// `count` movies imported in one request (ids `b0000`...).
+async fn import_movies(app: &App, count: usize) {
+    let lines: String = (0..count)
+        .map(|i| format!("{{\"id\":\"b{i:04}\",\"title\":\"T{i}\"}}\n"))
+        .collect();
+    let request = http::Request::post("/metadata/import")
+        .header("content-type", "application/x-ndjson")
+        .header("authorization", format!("Bearer {}", app.bearer().unwrap()))
+        .body(bytes::Bytes::from(lines))
+        .unwrap();
+    let response = app.send(request).await.unwrap();
+    assert_eq!(response.status, StatusCode::OK, "import of {count} movies");
+}
+
+/// The rate limit's count, one statement per staged batch of 100 lines, then the count of
+/// staged movies, the one statement that applies them and the one that clears the staging:
+/// no connection of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_is_one_statement_per_hundred_lines_and_three_to_apply_them() {
+    let app = common::movie_system();
+    import_movies(&app, 10).await;
+    let metadata = stats(&app, "metadata");
+    let (statements, opens) = (metadata.sqlite_statements(), metadata.sqlite_opens());
+    import_movies(&app, 1000).await;
+    assert_eq!(
+        (
+            metadata.sqlite_statements() - statements,
+            metadata.sqlite_opens() - opens
+        ),
+        (1 + 10 + 3, 0),
+        "statements and opens of a warm import of 1,000 movies"
+    );
+}
+
+/// The rate limit's count on the shared connection; then a connection of the export's own:
+/// its three set-up statements, `BEGIN` and the read that takes the snapshot, and one
+/// statement per page of 500 (the last page, shorter, ends it).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_opens_one_connection_and_reads_one_statement_per_page() {
+    let app = common::movie_system();
+    import_movies(&app, 1200).await;
+    let metadata = stats(&app, "metadata");
+    let (statements, opens) = (metadata.sqlite_statements(), metadata.sqlite_opens());
+    let export = app
+        .request(Method::GET, "/metadata/export", None)
+        .await
+        .unwrap();
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(
+        (
+            metadata.sqlite_statements() - statements,
+            metadata.sqlite_opens() - opens
+        ),
+        (1 + 3 + 2 + 3, 1),
+        "statements and opens of an export of 1,200 movies"
+    );
+}
+
+/// Acquiring and releasing the lease (one statement each, shared connection); per chunk, a
+/// connection of its own: three set-up statements, `BEGIN IMMEDIATE`, the chunk's records,
+/// the repair, the orphans, the fenced write of the lease row and `COMMIT`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconciliation_chunk_is_one_connection_and_nine_statements() {
+    let app = common::movie_system();
+    for record in ["r1", "r2", "r3"] {
+        let path = format!("/ratings/movie/{record}/users/u1");
+        app.request(Method::PUT, &path, Some(json!({"value": 3})))
+            .await
+            .unwrap();
+    }
+    let rating = stats(&app, "rating");
+    let (statements, opens) = (rating.sqlite_statements(), rating.sqlite_opens());
+    let run = app
+        .request(Method::POST, "/jobs/reconcile?chunk=2", None)
+        .await
+        .unwrap();
+    assert_eq!(run.json()["chunks"], json!(2), "{:?}", run.json());
+    assert_eq!(
+        (
+            rating.sqlite_statements() - statements,
+            rating.sqlite_opens() - opens
+        ),
+        (1 + 2 * 9 + 1, 2),
+        "statements and opens of a run of two chunks"
+    );
+}
+
+/// The catalog entry is compiled in: serving it touches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_entry_costs_no_host_call() {
+    let app = warm_system().await;
+    let before = HostCalls::of(&app);
+    for path in ["/metadata/about", "/ratings/about", "/movies/about"] {
+        let about = app.request(Method::GET, path, None).await.unwrap();
+        assert_eq!(about.status, StatusCode::OK, "GET {path}");
+    }
+    assert_eq!(
+        HostCalls::of(&app).since(before),
+        HostCalls::default(),
+        "host calls of the catalog entries"
+    );
+}

@@ -9,7 +9,7 @@ use spin_test_host::movie_system::{editor_token, token};
 use tonic::{Code, Status};
 
 /// One unary call with tonic to `path` on `url`, with `token` as its bearer credentials.
-async fn call<Q, A>(
+pub(crate) async fn call<Q, A>(
     url: &str,
     path: &'static str,
     message: Q,

@@ -218,3 +218,73 @@ async fn each_grpc_path_runs_only_the_component_that_owns_it() {
         assert_eq!(ran, [owner], "POST {path} ran these components");
     }
 }
+
+/// The bulk routes, the job and the catalog entries stay inside their component: a warm
+/// request runs statements only in the component that owns its path, and makes no outbound
+/// call, no Redis command and no key-value access: the export, import and job read and write
+/// only that component's own database.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bulk_routes_the_job_and_the_catalog_touch_only_their_own_database() {
+    let system = common::movie_system();
+    let app = &system.app;
+    let components = ["metadata", "rating", "movie", "auth"];
+    let lines = "{\"id\":\"m1\",\"title\":\"T\"}\n";
+    let import = || {
+        http::Request::post("/metadata/import")
+            .header("content-type", "application/x-ndjson")
+            .header("authorization", format!("Bearer {}", app.bearer().unwrap()))
+            .body(bytes::Bytes::from_static(lines.as_bytes()))
+            .unwrap()
+    };
+    // Warm: every instance has its connection and its signing keys.
+    app.send(import()).await.unwrap();
+    app.request(Method::POST, "/jobs/reconcile", None)
+        .await
+        .unwrap();
+    let requests: [(&str, &str); 5] = [
+        ("/metadata/export", "metadata"),
+        ("/ratings/export", "rating"),
+        ("/jobs/reconcile", "rating"),
+        ("/metadata/import", "metadata"),
+        ("/movies/about", "movie"),
+    ];
+    for (path, owner) in requests {
+        let before: Vec<(usize, usize, usize, usize)> = components
+            .iter()
+            .map(|c| {
+                let s = app.stats(c).unwrap();
+                (
+                    s.sqlite_statements(),
+                    s.outbound_requests(),
+                    s.redis_commands() + s.redis_opens(),
+                    s.key_value_reads() + s.key_value_writes() + s.key_value_opens(),
+                )
+            })
+            .collect();
+        let response = match path {
+            "/metadata/import" => app.send(import()).await.unwrap(),
+            "/jobs/reconcile" => app.request(Method::POST, path, None).await.unwrap(),
+            _ => app.request(Method::GET, path, None).await.unwrap(),
+        };
+        assert!(response.status.is_success(), "{path}: {}", response.status);
+        for (component, before) in components.iter().zip(before) {
+            let s = app.stats(component).unwrap();
+            let outbound = s.outbound_requests() - before.1;
+            let redis = s.redis_commands() + s.redis_opens() - before.2;
+            let key_value =
+                s.key_value_reads() + s.key_value_writes() + s.key_value_opens() - before.3;
+            assert_eq!(
+                (outbound, redis, key_value),
+                (0, 0, 0),
+                "{path}: {component}'s outbound calls, Redis and key-value use"
+            );
+            if *component != owner {
+                assert_eq!(
+                    s.sqlite_statements() - before.0,
+                    0,
+                    "{path} made {component} run statements"
+                );
+            }
+        }
+    }
+}

@@ -28,3 +28,4 @@ mod security;
 mod smoke;
 mod storage;
 mod telemetry;
+mod validation;
