@@ -97,15 +97,14 @@ async fn event(app: &App, fields: Value, field: &str) -> Option<String> {
     if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
         event.extend(fields.clone());
     }
-    let body = rest(
+    rest(
         app,
         Method::POST,
         "/ratings/events",
         Some(json!([event])),
         &format!("[0].{field}"),
     )
-    .await;
-    body
+    .await
 }
 
 /// The message a gRPC status gives `field` (`field: message` in its text).
