@@ -22,7 +22,7 @@ pub const LIMITS: Limits = Limits {
 };
 
 /// Valid lines staged per statement, and the bytes of text that close a batch sooner.
-const BATCH_LINES: usize = 100;
+const BATCH_LINES: usize = 500;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Rejected lines described in the report; the rest are only counted.
 pub const MAX_REPORTED_ERRORS: usize = 100;

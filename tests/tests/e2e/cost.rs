@@ -394,11 +394,11 @@ async fn import_movies(app: &App, count: usize) {
     assert_eq!(response.status, StatusCode::OK, "import of {count} movies");
 }
 
-/// The rate limit's count, one statement per staged batch of 100 lines, then the count of
+/// The rate limit's count, one statement per staged batch of 500 lines, then the count of
 /// staged movies, the one statement that applies them and the one that clears the staging:
 /// no connection of its own.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_import_is_one_statement_per_hundred_lines_and_three_to_apply_them() {
+async fn an_import_is_one_statement_per_500_lines_and_three_to_apply_them() {
     let app = common::movie_system();
     import_movies(&app, 10).await;
     let metadata = stats(&app, "metadata");
@@ -409,7 +409,7 @@ async fn an_import_is_one_statement_per_hundred_lines_and_three_to_apply_them() 
             metadata.sqlite_statements() - statements,
             metadata.sqlite_opens() - opens
         ),
-        (1 + 10 + 3, 0),
+        (1 + 2 + 3, 0),
         "statements and opens of a warm import of 1,000 movies"
     );
 }

@@ -32,18 +32,36 @@ const SELECT_PAGE_AFTER: &str =
 /// Rows were written through [`Metadata`], so they parse; if one ever does not (a hand edit),
 /// it surfaces as a storage failure, not a panic.
 fn decode(row: &RowResult) -> Result<Metadata, StorageFailure> {
+    decode_columns(StoredColumns(
+        column::<&str>(row, 0)?.to_owned(),
+        column::<&str>(row, 1)?.to_owned(),
+        column::<&str>(row, 2)?.to_owned(),
+        column::<&str>(row, 3)?.to_owned(),
+    ))
+}
+
+/// A row's columns: id, title, description, director.
+#[derive(serde::Deserialize)]
+struct StoredColumns(String, String, String, String);
+
+fn decode_columns(columns: StoredColumns) -> Result<Metadata, StorageFailure> {
     fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
         move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
     }
+    let StoredColumns(id, title, description, director) = columns;
     Ok(Metadata {
-        id: MovieId::parse(column(row, 0)?).map_err(corrupt("id"))?,
-        title: Title::parse(column::<&str>(row, 1)?.to_owned()).map_err(corrupt("title"))?,
-        description: Description::parse(column::<&str>(row, 2)?.to_owned())
-            .map_err(corrupt("description"))?,
-        director: Director::parse(column::<&str>(row, 3)?.to_owned())
-            .map_err(corrupt("director"))?,
+        id: MovieId::parse(&id).map_err(corrupt("id"))?,
+        title: Title::parse(title).map_err(corrupt("title"))?,
+        description: Description::parse(description).map_err(corrupt("description"))?,
+        director: Director::parse(director).map_err(corrupt("director"))?,
     })
 }
+
+/// One page of the export as one row: its movies after `?1` (every id sorts after ''), in id
+/// order, as a JSON array of `[id, title, description, director]`.
+const EXPORT_PAGE: &str = "SELECT json_group_array(json_array(id, title, description, director))
+    FROM (SELECT id, title, description, director FROM metadata
+        WHERE id > ?1 ORDER BY id LIMIT ?2)";
 
 /// Staged rows older than this belong to an import whose instance stopped before it ended.
 const ABANDONED_AFTER_MS: u64 = 60 * 60 * 1000;
@@ -62,26 +80,18 @@ const APPLY_STAGED: &str = "INSERT INTO metadata (id, title, description, direct
         OR description IS NOT excluded.description
         OR director IS NOT excluded.director";
 
-/// One multi-row insert of `rows` staged lines (six values each).
-fn stage_statement(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO metadata_import_staging
-            (import_id, id, title, description, director, staged_at_ms) VALUES ",
-    );
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?)");
-    }
-    sql.push_str(
-        " ON CONFLICT (import_id, id) DO UPDATE SET
-            title = excluded.title,
-            description = excluded.description,
-            director = excluded.director",
-    );
-    sql
-}
+/// Stages a batch given as one JSON array of `[id, title, description, director]` (`?3`), in
+/// its order, so a later line for an id replaces an earlier one: one text parameter however
+/// many lines, instead of four values each.
+const STAGE_BATCH: &str = "INSERT INTO metadata_import_staging
+        (import_id, id, title, description, director, staged_at_ms)
+    SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+        json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?2
+    FROM json_each(?3) WHERE true ORDER BY key
+    ON CONFLICT (import_id, id) DO UPDATE SET
+        title = excluded.title,
+        description = excluded.description,
+        director = excluded.director";
 
 fn millis(ms: u64) -> Value {
     Value::Integer(i64::try_from(ms).unwrap_or(i64::MAX))
@@ -105,17 +115,17 @@ impl Snapshot for SqliteSnapshot {
         after: Option<&MovieId>,
         limit: usize,
     ) -> Result<Vec<Metadata>, StorageFailure> {
+        let after = Value::text(after.map_or("", MovieId::as_str));
         let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = match after {
-            Some(after) => {
-                let parameters = [Value::text(after.as_str()), limit];
-                self.transaction
-                    .query(SELECT_PAGE_AFTER, parameters)
-                    .await?
-            }
-            None => self.transaction.query(SELECT_FIRST_PAGE, [limit]).await?,
-        };
-        rows.iter().map(decode).collect()
+        let rows = self.transaction.query(EXPORT_PAGE, [after, limit]).await?;
+        let mut page = sqlite::json_rows(&rows)?
+            .into_iter()
+            .map(decode_columns)
+            .collect::<Result<Vec<_>, _>>()?;
+        // An aggregate keeps its subquery's order in SQLite; the page is sorted all the same,
+        // since the next page starts after its last id.
+        page.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(page)
     }
 }
 
@@ -200,22 +210,25 @@ impl MetadataRepository for SqliteMetadataRepository {
     }
 
     async fn stage(&self, import: &ImportId, batch: &[Metadata]) -> Result<(), StorageFailure> {
-        let now = millis(service_kit::instance::now_ms());
-        let parameters = batch.iter().flat_map(|movie| {
-            [
-                Value::text(import.0.as_str()),
-                Value::text(movie.id.as_str()),
-                Value::text(movie.title.as_str()),
-                Value::text(movie.description.as_str()),
-                Value::text(movie.director.as_str()),
-                now.clone(),
-            ]
-        });
-        let parameters: Vec<Value> = parameters.collect();
-        self.db
-            .query(&stage_statement(batch.len()), parameters)
-            .await
-            .map(drop)
+        let lines: Vec<[&str; 4]> = batch
+            .iter()
+            .map(|movie| {
+                [
+                    movie.id.as_str(),
+                    movie.title.as_str(),
+                    movie.description.as_str(),
+                    movie.director.as_str(),
+                ]
+            })
+            .collect();
+        let lines = serde_json::to_string(&lines)
+            .map_err(|error| StorageFailure::Broken(format!("staging a batch: {error}")))?;
+        let parameters = [
+            Value::text(import.0.as_str()),
+            millis(service_kit::instance::now_ms()),
+            Value::Text(lines),
+        ];
+        self.db.query(STAGE_BATCH, parameters).await.map(drop)
     }
 
     async fn apply_staged(&self, import: &ImportId) -> Result<u64, StorageFailure> {

@@ -48,11 +48,13 @@ fn key(record: &RecordKey) -> [Value; 2] {
     ]
 }
 
-const SELECT_FIRST_PAGE: &str = "SELECT record_type, record_id, user_id, value FROM ratings
-    ORDER BY record_type, record_id, user_id LIMIT ?1";
-const SELECT_PAGE_AFTER: &str = "SELECT record_type, record_id, user_id, value FROM ratings
-    WHERE (record_type, record_id, user_id) > (?1, ?2, ?3)
-    ORDER BY record_type, record_id, user_id LIMIT ?4";
+/// One page of the export as one row: the ratings after (`?1`, `?2`, `?3`) in key order (every
+/// key sorts after ('', '', '')), as a JSON array of `[record_type, record_id, user_id, value]`.
+const EXPORT_PAGE: &str =
+    "SELECT json_group_array(json_array(record_type, record_id, user_id, value)) FROM (
+        SELECT record_type, record_id, user_id, value FROM ratings
+        WHERE (record_type, record_id, user_id) > (?1, ?2, ?3)
+        ORDER BY record_type, record_id, user_id LIMIT ?4)";
 
 /// The next `?3` records after (`?1`, `?2`): those with ratings, an aggregate or both.
 const CHUNK_RECORDS: &str = "SELECT record_type, record_id FROM (
@@ -79,26 +81,29 @@ const DELETE_ORPHAN_TOTALS: &str = "DELETE FROM rating_totals
         WHERE r.record_type = rating_totals.record_type AND r.record_id = rating_totals.record_id)
     RETURNING record_type";
 
-/// Rows were written through [`Rating`], so they parse; one that does not is a storage
-/// failure, not a panic.
-fn decode_rating(row: &RowResult) -> Result<Rating, StorageFailure> {
-    fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
-        move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
-    }
+fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
+    move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
+}
+
+/// A rating's columns: record type, record id, user id, value. Rows were written through
+/// [`Rating`], so they parse; one that does not is a storage failure, not a panic.
+fn decode_rating(
+    (record_type, record_id, user, value): (String, String, String, i64),
+) -> Result<Rating, StorageFailure> {
     Ok(Rating {
-        record: decode_record(row)?,
-        user: UserId::parse(column(row, 2)?).map_err(corrupt("user_id"))?,
-        value: RatingValue::parse(column(row, 3)?).map_err(corrupt("value"))?,
+        record: RecordKey {
+            record_type: RecordType::parse(&record_type).map_err(corrupt("record_type"))?,
+            record_id: RecordId::parse(&record_id).map_err(corrupt("record_id"))?,
+        },
+        user: UserId::parse(&user).map_err(corrupt("user_id"))?,
+        value: RatingValue::parse(value).map_err(corrupt("value"))?,
     })
 }
 
 fn decode_record(row: &RowResult) -> Result<RecordKey, StorageFailure> {
-    let corrupt = |field: &str, e: service_kit::Invalid| {
-        StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
-    };
     Ok(RecordKey {
-        record_type: RecordType::parse(column(row, 0)?).map_err(|e| corrupt("record_type", e))?,
-        record_id: RecordId::parse(column(row, 1)?).map_err(|e| corrupt("record_id", e))?,
+        record_type: RecordType::parse(column(row, 0)?).map_err(corrupt("record_type"))?,
+        record_id: RecordId::parse(column(row, 1)?).map_err(corrupt("record_id"))?,
     })
 }
 
@@ -116,18 +121,23 @@ impl Snapshot for SqliteSnapshot {
         after: Option<&(RecordKey, UserId)>,
         limit: usize,
     ) -> Result<Vec<Rating>, StorageFailure> {
-        let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = match after {
+        let [record_type, record_id, user] = match after {
             Some((record, user)) => {
                 let [record_type, record_id] = key(record);
-                let parameters = [record_type, record_id, Value::text(user.as_str()), limit];
-                self.transaction
-                    .query(SELECT_PAGE_AFTER, parameters)
-                    .await?
+                [record_type, record_id, Value::text(user.as_str())]
             }
-            None => self.transaction.query(SELECT_FIRST_PAGE, [limit]).await?,
+            None => [Value::text(""), Value::text(""), Value::text("")],
         };
-        rows.iter().map(decode_rating).collect()
+        let limit = Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+        let parameters = [record_type, record_id, user, limit];
+        let rows = self.transaction.query(EXPORT_PAGE, parameters).await?;
+        let mut page = sqlite::json_rows(&rows)?
+            .into_iter()
+            .map(decode_rating)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Sorted all the same, since the next page starts after its last key.
+        page.sort_by(|a, b| (&a.record, &a.user).cmp(&(&b.record, &b.user)));
+        Ok(page)
     }
 
     fn key(rating: &Rating) -> (RecordKey, UserId) {
