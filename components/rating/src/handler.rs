@@ -9,7 +9,7 @@ use crate::events::MAX_EVENTS_PER_REQUEST;
 use crate::events::event;
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
-use crate::reconcile::RunLimits;
+use crate::reconcile::{ReconcileError, RunLimits};
 use crate::representation::{AggregateView, RatingLine, RatingView};
 use futures::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -217,7 +217,24 @@ async fn reconcile<R: RatingRepository>(controller: &RatingController<R>, query:
         lease_ttl: lease.unwrap_or(defaults.lease_ttl),
     };
     let holder = format!("run-{}", RequestId::generate().as_str());
-    let report = controller.reconcile(&holder, limits).await?;
+    let report = controller
+        .reconcile(&holder, limits)
+        .await
+        .inspect_err(|error| {
+            if let ReconcileError::Superseded = error {
+                service_kit::telemetry::warn("reconcile.superseded")
+                    .with("lease.holder", holder.as_str())
+                    .emit();
+            }
+        })?;
+    service_kit::telemetry::info("reconcile.finished")
+        .with("lease.holder", holder.as_str())
+        .with("lease.fencing_token", report.fencing_token)
+        .with("reconcile.status", report.status)
+        .with("reconcile.records", report.records)
+        .with("reconcile.repaired", report.repaired)
+        .with("reconcile.chunks", report.chunks)
+        .emit();
     let status = if report.status == "complete" {
         StatusCode::OK
     } else {

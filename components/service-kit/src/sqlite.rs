@@ -18,8 +18,10 @@
 //! Interleaved requests share the connection, so requests must never spread a transaction over
 //! several statements on it: each write is a single statement (triggers keep derived rows in the
 //! same implicit transaction, and a statement that writes takes the write lock before it reads,
-//! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN`, while no request can see the
-//! connection yet, and nothing but the database is awaited inside it.
+//! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN` on it, while no request can see
+//! the connection yet, and nothing but the database is awaited inside it. Work that needs a
+//! transaction of several statements (an export's snapshot, a fenced chunk of a job) opens a
+//! connection of its own: [`Dedicated`].
 
 use crate::lease::{self, Acquisition, Fence, FenceError, Leases};
 use crate::lock_waits::LockWaits;

@@ -97,6 +97,14 @@ async fn a_run_repairs_wrong_missing_and_orphaned_aggregates() {
         json!(0),
         "a second run finds nothing: {again}"
     );
+    let log = system.log("rating");
+    assert!(
+        log.lines().any(
+            |line| line.contains("\"event.name\":\"reconcile.finished\"")
+                && line.contains("\"reconcile.repaired\":3")
+        ),
+        "a reconcile.finished line with the repairs: {log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,6 +190,12 @@ async fn a_paused_holder_whose_lease_was_taken_over_cannot_write() {
     assert!(
         detail.as_str().is_some_and(|d| d.contains("taken over")),
         "the stale run's answer: {detail}"
+    );
+    assert!(
+        system
+            .log("rating")
+            .contains("\"event.name\":\"reconcile.superseded\""),
+        "a reconcile.superseded line"
     );
 }
 
