@@ -216,37 +216,48 @@ fn fenced_parameters(fence: &Fence, checkpoint: Option<&str>, ttl: Option<Durati
 
 /// Leases in the database's `leases` table ([`lease::MIGRATION`]), one statement each.
 impl Leases for SharedConnection {
+    /// The acquisition, then, when it found the lease held, who holds it: a second statement,
+    /// so a holder that released the lease in between is met by trying once more.
     async fn acquire(
         &self,
         name: &'static str,
         holder: &str,
         ttl: Duration,
     ) -> Result<Acquisition, StorageFailure> {
-        let parameters = [
-            Value::text(name),
-            Value::text(holder),
-            Value::Integer(lease::millis(ttl)),
-        ];
-        let rows = self.query(&lease::acquire_statement(), parameters).await?;
-        if let Some(row) = rows.first() {
-            return Ok(Acquisition::Granted {
-                fence: Fence {
-                    name,
-                    holder: holder.to_owned(),
-                    token: column(row, 0)?,
-                },
-                expires_at_ms: column(row, 1)?,
-                checkpoint: row.get::<&str>(2).map(str::to_owned),
-            });
+        let mut tries = 2;
+        loop {
+            tries -= 1;
+            let parameters = [
+                Value::text(name),
+                Value::text(holder),
+                Value::Integer(lease::millis(ttl)),
+            ];
+            let rows = self.query(&lease::acquire_statement(), parameters).await?;
+            if let Some(row) = rows.first() {
+                return Ok(Acquisition::Granted {
+                    fence: Fence {
+                        name,
+                        holder: holder.to_owned(),
+                        token: column(row, 0)?,
+                    },
+                    expires_at_ms: column(row, 1)?,
+                    checkpoint: row.get::<&str>(2).map(str::to_owned),
+                });
+            }
+            let rows = self.query(lease::HOLDER, [Value::text(name)]).await?;
+            let row = rows
+                .first()
+                .ok_or_else(|| StorageFailure::Broken(format!("the lease {name} has no row")))?;
+            match row.get::<&str>(0) {
+                None if tries > 0 => continue,
+                current => {
+                    return Ok(Acquisition::Held {
+                        holder: current.unwrap_or_default().to_owned(),
+                        expires_at_ms: column(row, 1)?,
+                    });
+                }
+            }
         }
-        let rows = self.query(lease::HOLDER, [Value::text(name)]).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StorageFailure::Broken(format!("the lease {name} has no row")))?;
-        Ok(Acquisition::Held {
-            holder: row.get::<&str>(0).unwrap_or_default().to_owned(),
-            expires_at_ms: column(row, 1)?,
-        })
     }
 
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
