@@ -5,6 +5,7 @@ use crate::events::event::RatingEvent;
 use crate::events::log::{Depths, RedisLog};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::reconcile::Chunk;
+use futures::Stream;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
 use service_kit::deadline::within;
@@ -51,6 +52,9 @@ pub trait RatingRepository: RequestCounter + Leases {
         ttl: Duration,
     ) -> Result<Chunk, FenceError>;
 }
+
+/// Ratings read per page of an export: one statement each.
+pub const EXPORT_PAGE: usize = 500;
 
 /// How long a request waits for the event log (connecting, then publishing).
 pub const EVENT_LOG_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -204,6 +208,17 @@ impl<R: RatingRepository> RatingController<R> {
             .aggregate(record)
             .await?
             .ok_or_else(|| RatingError::NotRated(record.clone()))
+    }
+
+    /// Every rating in record and user order, [`EXPORT_PAGE`] at a time, all from one snapshot
+    /// taken now (see the metadata service's export). Storage failing before the first page is
+    /// an error here; after it, an error item that ends the stream.
+    pub async fn export(
+        &self,
+    ) -> Result<impl Stream<Item = Result<Vec<Rating>, StorageFailure>> + 'static, RatingError>
+    {
+        let snapshot = self.repository.snapshot().await?;
+        Ok(service_kit::snapshot::pages(snapshot, EXPORT_PAGE))
     }
 
     pub async fn health(&self) -> Result<(), RatingError> {

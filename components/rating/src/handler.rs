@@ -181,14 +181,10 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
 
 /// Every rating as NDJSON, one [`RatingView`] per line, in record and user order.
 async fn export<R: RatingRepository>(controller: &RatingController<R>) -> Answer {
-    let snapshot = controller.repository.snapshot().await?;
-    let pages = service_kit::snapshot::pages(snapshot, EXPORT_PAGE);
+    let pages = controller.export().await?;
     let lines = pages.map(|page| page.map(|ratings| ratings.into_iter().map(RatingLine).collect()));
     Ok(ndjson::response("ratings", lines))
 }
-
-/// Ratings read per page of an export: one statement each.
-pub const EXPORT_PAGE: usize = 500;
 
 /// One run of reconciliation: 200 when every record was reconciled, 202 when the run's
 /// budget ran out first (call again to resume), 409 when another run holds the lease.

@@ -23,6 +23,14 @@ pub enum StorageFailure {
     Busy(String),
 }
 
+impl StorageFailure {
+    /// A stored value of `field` that no longer parses: rows are written through the domain
+    /// types, so this is a hand edit or a bug, reported as a failure rather than a panic.
+    pub fn corrupt(field: &'static str) -> impl Fn(crate::Invalid) -> Self {
+        move |invalid| Self::Broken(format!("stored {field} is invalid: {invalid}"))
+    }
+}
+
 impl Classify for StorageFailure {
     fn class(&self) -> ErrorClass {
         match self {

@@ -45,9 +45,7 @@ fn decode(row: &RowResult) -> Result<Metadata, StorageFailure> {
 struct StoredColumns(String, String, String, String);
 
 fn decode_columns(columns: StoredColumns) -> Result<Metadata, StorageFailure> {
-    fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
-        move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
-    }
+    let corrupt = StorageFailure::corrupt;
     let StoredColumns(id, title, description, director) = columns;
     Ok(Metadata {
         id: MovieId::parse(&id).map_err(corrupt("id"))?,

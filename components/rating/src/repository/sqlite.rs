@@ -81,15 +81,12 @@ const DELETE_ORPHAN_TOTALS: &str = "DELETE FROM rating_totals
         WHERE r.record_type = rating_totals.record_type AND r.record_id = rating_totals.record_id)
     RETURNING record_type";
 
-fn corrupt(field: &'static str) -> impl Fn(service_kit::Invalid) -> StorageFailure {
-    move |e| StorageFailure::Broken(format!("stored {field} is invalid: {e}"))
-}
-
 /// A rating's columns: record type, record id, user id, value. Rows were written through
 /// [`Rating`], so they parse; one that does not is a storage failure, not a panic.
 fn decode_rating(
     (record_type, record_id, user, value): (String, String, String, i64),
 ) -> Result<Rating, StorageFailure> {
+    let corrupt = StorageFailure::corrupt;
     Ok(Rating {
         record: RecordKey {
             record_type: RecordType::parse(&record_type).map_err(corrupt("record_type"))?,
@@ -101,6 +98,7 @@ fn decode_rating(
 }
 
 fn decode_record(row: &RowResult) -> Result<RecordKey, StorageFailure> {
+    let corrupt = StorageFailure::corrupt;
     Ok(RecordKey {
         record_type: RecordType::parse(column(row, 0)?).map_err(corrupt("record_type"))?,
         record_id: RecordId::parse(column(row, 1)?).map_err(corrupt("record_id"))?,

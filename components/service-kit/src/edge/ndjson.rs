@@ -4,7 +4,7 @@
 
 use super::body::{Body, StreamError};
 use super::problem::Problem;
-use super::request::{RequestBody, media_type};
+use super::request::{RequestBody, declared_length, media_type};
 use super::respond::HttpResponse;
 use crate::instance::Stopwatch;
 use bytes::{Buf, Bytes, BytesMut};
@@ -286,11 +286,7 @@ pub fn require_import(headers: &HeaderMap, limits: &Limits) -> Result<(), Proble
             format!("the body must be sent as {MEDIA_TYPE}"),
         ));
     }
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limits.max_body_bytes) {
+    if declared_length(headers).is_some_and(|length| length > limits.max_body_bytes) {
         return Err(ReadError::BodyTooLarge(limits.max_body_bytes).into());
     }
     Ok(())

@@ -91,16 +91,20 @@ fn require_json_media_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
+/// The body's length as its `Content-Length` declares it, if it does.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+}
+
 /// The whole body, refused with 413 past [`MAX_BODY_BYTES`] (declared or actual).
 pub(crate) async fn bounded_body<B: RequestBody>(
     headers: &HeaderMap,
     body: B,
 ) -> Result<Bytes, Problem> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    if declared_length(headers).is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
