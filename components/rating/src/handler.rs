@@ -9,7 +9,7 @@ use crate::events::MAX_EVENTS_PER_REQUEST;
 use crate::events::event;
 use crate::grpc;
 use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
-use crate::reconcile::{ReconcileError, RunLimits};
+use crate::reconcile::{ReconcileError, RunLimits, RunStatus};
 use crate::representation::{AggregateView, RatingLine, RatingView};
 use futures::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -226,15 +226,14 @@ async fn reconcile<R: RatingRepository>(controller: &RatingController<R>, query:
     service_kit::telemetry::info("reconcile.finished")
         .with("lease.holder", holder.as_str())
         .with("lease.fencing_token", report.fencing_token)
-        .with("reconcile.status", report.status)
+        .with("reconcile.status", report.status.as_str())
         .with("reconcile.records", report.records)
         .with("reconcile.repaired", report.repaired)
         .with("reconcile.chunks", report.chunks)
         .emit();
-    let status = if report.status == "complete" {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
+    let status = match report.status {
+        RunStatus::Complete => StatusCode::OK,
+        RunStatus::Partial => StatusCode::ACCEPTED,
     };
     Ok(respond::json(status, &report))
 }

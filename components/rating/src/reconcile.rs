@@ -89,12 +89,30 @@ pub struct Chunk {
     pub lease_expires_at_ms: i64,
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every record was reconciled; the next run starts over.
+    Complete,
+    /// The budget ran out; the next run resumes from the checkpoint.
+    Partial,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::Partial => "partial",
+        }
+    }
+}
+
 /// A run's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
-    /// `complete`: every record was reconciled; `partial`: the budget ran out, call again.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub holder: String,
     pub fencing_token: i64,
     /// The checkpoint this run started from, when an earlier run left one.
@@ -195,7 +213,7 @@ impl<R: RatingRepository> RatingController<R> {
             } => (fence, checkpoint),
         };
         let mut report = RunReport {
-            status: "partial",
+            status: RunStatus::Partial,
             holder: holder.to_owned(),
             fencing_token: fence.token,
             resumed_from: resumed_from.clone(),
@@ -218,7 +236,7 @@ impl<R: RatingRepository> RatingController<R> {
             report.records += chunk.records as u64;
             report.repaired += chunk.repaired as u64;
             if chunk.records < limits.chunk {
-                report.status = "complete";
+                report.status = RunStatus::Complete;
                 break Ok(None);
             }
             after = chunk.last;
@@ -314,7 +332,7 @@ mod tests {
                 report.repaired,
                 report.chunks
             ),
-            ("complete", 7, 2, 3)
+            (RunStatus::Complete, 7, 2, 3)
         );
         assert_eq!((average(&c, "r2"), average(&c, "r6")), (4.0, 4.0));
     }
@@ -342,7 +360,7 @@ mod tests {
         let first = block_on(c.reconcile("run-a", limits(2, 0))).unwrap();
         assert_eq!(
             (first.status, first.checkpoint.as_deref(), first.chunks),
-            ("partial", Some("movie/r1"), 1)
+            (RunStatus::Partial, Some("movie/r1"), 1)
         );
         let second = block_on(c.reconcile("run-b", limits(2, 60_000))).unwrap();
         assert_eq!(
@@ -352,7 +370,7 @@ mod tests {
                 second.records,
                 second.repaired
             ),
-            ("complete", Some("movie/r1"), 3, 1)
+            (RunStatus::Complete, Some("movie/r1"), 3, 1)
         );
         assert!(second.fencing_token > first.fencing_token, "tokens grow");
     }
