@@ -81,6 +81,22 @@ fn ids(lines: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The first chunk of a response body, read before the rest.
+async fn first_chunk(body: &mut HostBody) -> Bytes {
+    body.frame()
+        .await
+        .expect("a first frame")
+        .expect("readable")
+        .into_data()
+        .unwrap_or_default()
+}
+
+/// Asserts that `GET path` is 404: what `what` would have stored is not there.
+async fn assert_absent(app: &App, path: &str, what: &str) {
+    let response = app.request(Method::GET, path, None).await.unwrap();
+    assert_eq!(response.status, StatusCode::NOT_FOUND, "GET {path}: {what}");
+}
+
 fn staged_rows(root: &Path) -> i64 {
     rusqlite::Connection::open(root.join(".spin/metadata.db"))
         .and_then(|c| {
@@ -157,11 +173,7 @@ async fn an_import_rejects_bad_lines_by_number_and_field_and_applies_the_good_on
         .await
         .unwrap();
     assert_eq!(good.json()["director"], "D", "a good line after bad ones");
-    let bad = app
-        .request(Method::GET, "/metadata/bad", None)
-        .await
-        .unwrap();
-    assert_eq!(bad.status, StatusCode::NOT_FOUND, "a rejected line stored");
+    assert_absent(&app, "/metadata/bad", "a rejected line stored").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,15 +192,7 @@ async fn an_import_is_refused_unread_when_not_ndjson_or_without_the_write_scope(
         .unwrap();
     let status = app.send(anonymous).await.unwrap().status;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "import without a token");
-    let absent = app
-        .request(Method::GET, "/metadata/m000000", None)
-        .await
-        .unwrap();
-    assert_eq!(
-        absent.status,
-        StatusCode::NOT_FOUND,
-        "a refused import stored"
-    );
+    assert_absent(&app, "/metadata/m000000", "a refused import stored").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,15 +227,7 @@ async fn a_client_that_disconnects_mid_import_leaves_nothing_written_or_staged()
     );
     let response = TestResponse::read(response).await.unwrap();
     assert_eq!(response.status, StatusCode::BAD_REQUEST, "the cut import");
-    let first = app
-        .request(Method::GET, "/metadata/m000000", None)
-        .await
-        .unwrap();
-    assert_eq!(
-        first.status,
-        StatusCode::NOT_FOUND,
-        "a movie of the cut import"
-    );
+    assert_absent(app, "/metadata/m000000", "a movie of the cut import").await;
     assert_eq!(staged_rows(system.root.path()), 0, "rows left staged");
 }
 
@@ -241,13 +237,7 @@ async fn an_export_is_one_snapshot_whatever_is_written_while_it_is_read() {
     import(&app, movie_lines(0..3000)).await;
     let response = open_export(&app, "/metadata/export").await;
     let mut body = response.into_body();
-    let first = body
-        .frame()
-        .await
-        .expect("a first frame")
-        .expect("readable")
-        .into_data()
-        .unwrap_or_default();
+    let first = first_chunk(&mut body).await;
     // Written after the export began: a movie after every exported one, and a delete.
     app.request(Method::PUT, "/metadata/zzz", Some(json!({"title": "Late"})))
         .await
@@ -271,10 +261,7 @@ async fn a_client_that_leaves_mid_export_is_logged_and_the_service_goes_on() {
     let app = common::movie_system();
     import(&app, movie_lines(0..3000)).await;
     let mut body = open_export(&app, "/metadata/export").await.into_body();
-    body.frame()
-        .await
-        .expect("a first frame")
-        .expect("readable");
+    first_chunk(&mut body).await;
     drop(body);
     let after = app
         .request(Method::GET, "/metadata/m000001", None)
@@ -316,11 +303,7 @@ async fn a_hundred_thousand_movies_go_in_and_out_in_bounded_memory_with_the_firs
     let statements_before = metadata.sqlite_statements();
     let response = open_export(&app, "/metadata/export").await;
     let mut body = response.into_body();
-    let first = body
-        .frame()
-        .await
-        .expect("a first frame")
-        .expect("readable");
+    let first = first_chunk(&mut body).await;
     let statements_at_first_byte = metadata.sqlite_statements() - statements_before;
     let pages = MOVIES / 500;
     assert!(
@@ -328,7 +311,6 @@ async fn a_hundred_thousand_movies_go_in_and_out_in_bounded_memory_with_the_firs
         "{statements_at_first_byte} statements ran before the first byte, of the {pages} pages"
     );
     let rest = body.collect().await.expect("the rest").to_bytes();
-    let first = first.into_data().unwrap_or_default();
     let lines = parse_lines(&[first.as_ref(), rest.as_ref()].concat());
     assert_eq!(lines.len(), MOVIES, "movies exported");
     let after_export = metadata.peak_memory_bytes();
