@@ -152,6 +152,16 @@ pub trait Leases {
         ttl: Duration,
     ) -> Result<Acquisition, StorageFailure>;
 
+    /// Extends the lease by `ttl` from now and records `checkpoint`, if `fence` is still
+    /// current; returns the new expiry. Work that writes under the lease renews with its
+    /// commit instead (`Dedicated::commit_fenced`), in the same transaction.
+    async fn renew(
+        &self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError>;
+
     /// Ends the lease with `checkpoint` recorded for the next holder (none: the work is
     /// done), if `fence` is still current.
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError>;
@@ -238,6 +248,15 @@ impl Leases for MemoryLeases {
             expires_at_ms: row.expires_at_ms,
             checkpoint: row.checkpoint.clone(),
         })
+    }
+
+    async fn renew(
+        &self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError> {
+        self.fenced(fence, checkpoint, Some(ttl))
     }
 
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
@@ -422,6 +441,27 @@ mod memory_tests {
         leases.now_ms.set(1000);
         let second = granted(block_on(leases.acquire("job", "b", TTL)).unwrap());
         assert_eq!(second.token, 2);
+    }
+
+    #[test]
+    fn a_renewal_extends_the_lease_from_now() {
+        let leases = MemoryLeases::default();
+        let fence = granted(block_on(leases.acquire("job", "a", TTL)).unwrap());
+        leases.now_ms.set(900);
+        let expires = block_on(leases.renew(&fence, Some("x"), TTL)).unwrap();
+        assert_eq!(expires, 1900);
+        leases.now_ms.set(1500);
+        let held = block_on(leases.acquire("job", "b", TTL)).unwrap();
+        assert!(
+            matches!(
+                held,
+                Acquisition::Held {
+                    expires_at_ms: 1900,
+                    ..
+                }
+            ),
+            "{held:?}"
+        );
     }
 
     #[test]

@@ -260,6 +260,21 @@ impl Leases for SharedConnection {
         }
     }
 
+    async fn renew(
+        &self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError> {
+        let parameters = fenced_parameters(fence, checkpoint, Some(ttl));
+        let rows = self
+            .query(&lease::fenced_statement(), parameters)
+            .await
+            .map_err(|failure| FenceError::from_storage(fence.name, failure))?;
+        let expires_at_ms = rows.first().map(|row| column(row, 0)).transpose()?;
+        expires_at_ms.ok_or(FenceError::Superseded(fence.name))
+    }
+
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
         let parameters = fenced_parameters(fence, checkpoint, None);
         self.query(&lease::fenced_statement(), parameters)

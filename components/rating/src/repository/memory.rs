@@ -94,6 +94,16 @@ impl Leases for InMemoryRatingRepository {
         self.leases.acquire(name, holder, ttl).await
     }
 
+    async fn renew(
+        &self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError> {
+        self.failing.check()?;
+        self.leases.renew(fence, checkpoint, ttl).await
+    }
+
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
         self.failing.check()?;
         self.leases.release(fence, checkpoint).await

@@ -153,6 +153,15 @@ impl Leases for SqliteRatingRepository {
         self.db.acquire(name, holder, ttl).await
     }
 
+    async fn renew(
+        &self,
+        fence: &Fence,
+        checkpoint: Option<&str>,
+        ttl: Duration,
+    ) -> Result<i64, FenceError> {
+        self.db.renew(fence, checkpoint, ttl).await
+    }
+
     async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
         self.db.release(fence, checkpoint).await
     }
