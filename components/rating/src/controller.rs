@@ -21,8 +21,7 @@ use std::time::Duration;
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 /// It also counts the service's rate-limited requests, in the same storage.
-/// And it keeps the service's leases ([`Leases`]), in the same database as the work they fence.
-pub trait RatingRepository: RequestCounter + Leases {
+pub trait RatingRepository: RequestCounter {
     /// Stores the user's rating of the record, replacing theirs if any, and keeps the record's
     /// aggregate current in the same atomic write.
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure>;
@@ -36,6 +35,10 @@ pub trait RatingRepository: RequestCounter + Leases {
     async fn ping(&self) -> Result<(), StorageFailure>;
     /// The last event the ingestion consumer applied, if any.
     async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure>;
+
+    /// The service's leases, kept in the same database as the work they fence.
+    type Leases: Leases;
+    fn leases(&self) -> &Self::Leases;
 
     /// Every rating as it is now, to be read page by page while writes go on (the export).
     type Snapshot: Snapshot<Item = Rating, Key = (RecordKey, UserId)> + 'static;

@@ -94,6 +94,11 @@ pub struct Rating {
 }
 
 impl Rating {
+    /// What identifies the rating: its record and its user (the table's key).
+    pub fn key(&self) -> (RecordKey, UserId) {
+        (self.record.clone(), self.user.clone())
+    }
+
     /// A rating from its separately parsed parts, or every error met while parsing them:
     /// surfaces carry the record, the user and the value in different places (path, query,
     /// body, message), so each parses them into `errors` and this puts them together.

@@ -17,7 +17,7 @@ use http::StatusCode;
 use serde::Serialize;
 use service_kit::Invalid;
 use service_kit::instance::Stopwatch;
-use service_kit::lease::{Acquisition, Fence, FenceError};
+use service_kit::lease::{Acquisition, Fence, FenceError, Leases};
 use service_kit::{Problem, StorageFailure};
 use std::time::Duration;
 
@@ -196,6 +196,7 @@ impl<R: RatingRepository> RatingController<R> {
         let clock = Stopwatch::start();
         let (fence, resumed_from) = match self
             .repository
+            .leases()
             .acquire(LEASE, holder, limits.lease_ttl)
             .await?
         {
@@ -258,7 +259,10 @@ impl<R: RatingRepository> RatingController<R> {
     ) -> Result<RunReport, ReconcileError> {
         match outcome {
             Ok(next) => {
-                self.repository.release(fence, next.as_deref()).await?;
+                self.repository
+                    .leases()
+                    .release(fence, next.as_deref())
+                    .await?;
                 Ok(RunReport {
                     checkpoint: next,
                     ..report
@@ -267,7 +271,12 @@ impl<R: RatingRepository> RatingController<R> {
             Err(ReconcileError::Superseded) => Err(ReconcileError::Superseded),
             Err(error) => {
                 let resume = last_committed.map(checkpoint);
-                if let Err(release) = self.repository.release(fence, resume.as_deref()).await {
+                if let Err(release) = self
+                    .repository
+                    .leases()
+                    .release(fence, resume.as_deref())
+                    .await
+                {
                     service_kit::telemetry::warn("reconcile.release_failed")
                         .cause(release)
                         .emit();
@@ -284,7 +293,6 @@ mod tests {
     use crate::model::{Rating, RatingValue, UserId};
     use crate::repository::memory::InMemoryRatingRepository as Memory;
     use futures::executor::block_on;
-    use service_kit::lease::Leases;
 
     fn record(id: &str) -> RecordKey {
         RecordKey {
@@ -388,12 +396,12 @@ mod tests {
         let c = rated(2);
         c.repository.drift(&record("r0"), 1, 1);
         let ttl = Duration::from_millis(100);
-        let stale = match block_on(c.repository.acquire(LEASE, "run-a", ttl)).unwrap() {
+        let stale = match block_on(c.repository.leases.acquire(LEASE, "run-a", ttl)).unwrap() {
             Acquisition::Granted { fence, .. } => fence,
             held => panic!("{held:?}"),
         };
         c.repository.leases.now_ms.set(1_000);
-        block_on(c.repository.acquire(LEASE, "run-b", ttl)).unwrap();
+        block_on(c.repository.leases.acquire(LEASE, "run-b", ttl)).unwrap();
         let refused = block_on(c.repository.reconcile_chunk(&stale, None, 10, ttl));
         assert!(
             matches!(refused, Err(FenceError::Superseded(LEASE))),

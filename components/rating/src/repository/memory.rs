@@ -8,7 +8,7 @@ use crate::events::event::Change;
 use crate::events::stream::Position;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::reconcile::{Chunk, checkpoint};
-use service_kit::lease::{Acquisition, Fence, FenceError, Leases, MemoryLeases};
+use service_kit::lease::{Fence, FenceError, MemoryLeases};
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::testing::FailureSwitch;
@@ -79,34 +79,7 @@ impl Snapshot for MemorySnapshot {
     }
 
     fn key(rating: &Rating) -> (RecordKey, UserId) {
-        (rating.record.clone(), rating.user.clone())
-    }
-}
-
-impl Leases for InMemoryRatingRepository {
-    async fn acquire(
-        &self,
-        name: &'static str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Acquisition, StorageFailure> {
-        self.failing.check()?;
-        self.leases.acquire(name, holder, ttl).await
-    }
-
-    async fn renew(
-        &self,
-        fence: &Fence,
-        checkpoint: Option<&str>,
-        ttl: Duration,
-    ) -> Result<i64, FenceError> {
-        self.failing.check()?;
-        self.leases.renew(fence, checkpoint, ttl).await
-    }
-
-    async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
-        self.failing.check()?;
-        self.leases.release(fence, checkpoint).await
+        rating.key()
     }
 }
 
@@ -125,7 +98,7 @@ impl RequestCounter for InMemoryRatingRepository {
 impl RatingRepository for InMemoryRatingRepository {
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
         self.failing.check()?;
-        let key = (rating.record.clone(), rating.user.clone());
+        let key = rating.key();
         let previous = self.ratings.borrow_mut().insert(key, rating.clone());
         Ok(if previous.is_some() {
             Stored::Replaced
@@ -170,6 +143,12 @@ impl RatingRepository for InMemoryRatingRepository {
     async fn last_applied(&self) -> Result<Option<Progress>, StorageFailure> {
         self.failing.check()?;
         Ok(self.progress.borrow().clone())
+    }
+
+    type Leases = MemoryLeases;
+
+    fn leases(&self) -> &MemoryLeases {
+        &self.leases
     }
 
     type Snapshot = MemorySnapshot;

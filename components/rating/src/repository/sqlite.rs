@@ -6,7 +6,7 @@ use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::model::{RatingValue, RecordId, RecordType};
 use crate::reconcile::{Chunk, checkpoint};
-use service_kit::lease::{Acquisition, Fence, FenceError, Leases};
+use service_kit::lease::{Fence, FenceError};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::sqlite::{self, Dedicated, SharedConnection, column};
@@ -139,31 +139,7 @@ impl Snapshot for SqliteSnapshot {
     }
 
     fn key(rating: &Rating) -> (RecordKey, UserId) {
-        (rating.record.clone(), rating.user.clone())
-    }
-}
-
-impl Leases for SqliteRatingRepository {
-    async fn acquire(
-        &self,
-        name: &'static str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Acquisition, StorageFailure> {
-        self.db.acquire(name, holder, ttl).await
-    }
-
-    async fn renew(
-        &self,
-        fence: &Fence,
-        checkpoint: Option<&str>,
-        ttl: Duration,
-    ) -> Result<i64, FenceError> {
-        self.db.renew(fence, checkpoint, ttl).await
-    }
-
-    async fn release(&self, fence: &Fence, checkpoint: Option<&str>) -> Result<(), FenceError> {
-        self.db.release(fence, checkpoint).await
+        rating.key()
     }
 }
 
@@ -227,6 +203,12 @@ impl RatingRepository for SqliteRatingRepository {
             applied_at_ms: column(row, 2)?,
             applied_total: column(row, 3)?,
         }))
+    }
+
+    type Leases = SharedConnection;
+
+    fn leases(&self) -> &SharedConnection {
+        &self.db
     }
 
     type Snapshot = SqliteSnapshot;
