@@ -9,6 +9,7 @@
 use crate::error_class::{Classify, ErrorClass};
 use crate::instance::variable;
 use crate::storage::StorageFailure;
+use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -73,8 +74,9 @@ impl Classify for OverQuota {
 }
 
 /// Who a request is counted against: the authenticated subject of its token, or else the
-/// client's IP address, as Spin reports the peer or, behind trusted proxies, as they forwarded
-/// it.
+/// client's address, as Spin reports the peer or, behind trusted proxies, as they forwarded it.
+/// An IPv6 client is its /64 network: one host is commonly given a whole /64, so a count per
+/// address would let it pick a new identity for every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientKey(String);
 
@@ -88,23 +90,46 @@ impl ClientKey {
         Self(format!("sub:{subject}"))
     }
 
-    /// The client of a request from `peer` (Spin's `spin-client-addr`, `ip:port`) with
-    /// `forwarded_for` (`X-Forwarded-For`): the peer, unless it is a trusted proxy; then the
-    /// right-most forwarded address that is not a trusted proxy (each proxy appends the
-    /// address it saw, so anything left of the last untrusted hop may be forged).
-    pub fn of(peer: Option<&str>, forwarded_for: Option<&str>, trusted: &TrustedProxies) -> Self {
-        let Some(peer) = peer.and_then(parse_address) else {
+    /// The client of a request whose connection came from `peer` (the address Spin reports,
+    /// `ip:port`), with the `X-Forwarded-For` hops `forwarded`, in the order they were written
+    /// (every field line, left to right).
+    ///
+    /// Each proxy appends the address it saw, so a hop is believed only when the one who wrote
+    /// it is a trusted proxy: walking from the peer leftwards, the client is the first address
+    /// that is not a trusted proxy (anything further left may be forged), or the last one
+    /// reached when every hop is trusted. An unreadable hop stops the walk at the proxy that
+    /// wrote it. This is what nginx's `real_ip_recursive on` computes.
+    pub fn of<'h>(
+        peer: Option<&str>,
+        forwarded: impl DoubleEndedIterator<Item = &'h str>,
+        trusted: &TrustedProxies,
+    ) -> Self {
+        let Some(mut client) = peer.and_then(parse_address) else {
             return Self("unknown".into());
         };
-        if !trusted.contains(&peer) {
-            return Self(peer.to_string());
+        if trusted.contains(&client) {
+            for hop in forwarded.rev() {
+                let Some(address) = parse_address(hop) else {
+                    break;
+                };
+                client = address;
+                if !trusted.contains(&client) {
+                    break;
+                }
+            }
         }
-        let forwarded = forwarded_for
-            .unwrap_or_default()
-            .rsplit(',')
-            .filter_map(parse_address)
-            .find(|hop| !trusted.contains(hop));
-        Self(forwarded.unwrap_or(peer).to_string())
+        Self::address(client)
+    }
+
+    /// An IPv4 address as itself, an IPv6 address as its /64 network.
+    fn address(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(v4) => Self(v4.to_string()),
+            IpAddr::V6(v6) => {
+                let network = ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc());
+                Self(network.map_or_else(|_| v6.to_string(), |net| net.to_string()))
+            }
+        }
     }
 }
 
@@ -114,41 +139,56 @@ impl fmt::Display for ClientKey {
     }
 }
 
-/// `ip`, `ip:port`, `[ipv6]:port` or `[ipv6]`.
+/// `ip`, `ip:port`, `[ipv6]:port` or `[ipv6]`; an IPv4-mapped IPv6 address as the IPv4 one, so
+/// one client has one form whichever socket family the listener used.
 fn parse_address(raw: &str) -> Option<IpAddr> {
     let raw = raw.trim();
-    raw.parse::<IpAddr>()
+    let address = raw
+        .parse::<IpAddr>()
         .ok()
         .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
         .or_else(|| {
             raw.strip_prefix('[')
                 .and_then(|r| r.strip_suffix(']'))
                 .and_then(|r| r.parse().ok())
-        })
+        })?;
+    Some(address.to_canonical())
 }
 
-/// The proxies whose `X-Forwarded-For` is believed: exact addresses.
+/// The proxies whose `X-Forwarded-For` is believed: addresses and CIDR ranges (the pods of an
+/// ingress controller change addresses, their network does not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpAddr>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    /// A comma-separated list of IP addresses; `Err` names the first that is not one.
+    /// A comma-separated list of IP addresses and CIDR ranges (`10.0.0.7`, `10.0.0.0/8`,
+    /// `fd00::/8`); `Err` names the first entry that is neither.
     pub fn parse(raw: &str) -> Result<Self, String> {
         raw.split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
-            .map(|entry| entry.parse().map_err(|_| entry.to_owned()))
+            .map(|entry| {
+                let network = entry.parse::<IpNet>().ok().or_else(|| {
+                    entry
+                        .parse::<IpAddr>()
+                        .ok()
+                        .map(|address| IpNet::from(address.to_canonical()))
+                });
+                network
+                    .map(|net| net.trunc())
+                    .ok_or_else(|| entry.to_owned())
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
 
     pub fn contains(&self, address: &IpAddr) -> bool {
-        self.0.contains(address)
+        self.0.iter().any(|network| network.contains(address))
     }
 }
 
 /// A component's limits, from its Spin variables `rate_limit_quota` (requests per window, 0 for
-/// none), `rate_limit_window_s` and `trusted_proxies` (comma-separated addresses).
+/// none), `rate_limit_window_s` and `trusted_proxies` (comma-separated addresses and ranges).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub policy: RatePolicy,
@@ -190,7 +230,7 @@ impl Limits {
                 window_s,
             },
             trusted: TrustedProxies::parse(&trusted?).map_err(|entry| {
-                format!("variable trusted_proxies: {entry:?} is not an IP address")
+                format!("variable trusted_proxies: {entry:?} is not an IP address or CIDR range")
             })?,
         };
         LIMITS.with(|cell| cell.replace(Some(limits.clone())));
@@ -307,47 +347,130 @@ mod tests {
         assert_eq!(POLICY.window(180), 3);
     }
 
+    /// The client of a request from `peer` whose `X-Forwarded-For` lines are `lines`.
+    fn client(peer: &str, lines: &[&str], trusted: &TrustedProxies) -> String {
+        let hops = lines.iter().flat_map(|line| line.split(','));
+        ClientKey::of(Some(peer), hops, trusted).as_str().to_owned()
+    }
+
+    const NONE: &[&str] = &[];
+
     #[test]
     fn the_client_is_the_peers_address_without_port() {
-        let key = ClientKey::of(Some("203.0.113.7:51234"), None, &TrustedProxies::default());
-        assert_eq!(key.as_str(), "203.0.113.7");
-        let v6 = ClientKey::of(Some("[2001:db8::1]:443"), None, &TrustedProxies::default());
-        assert_eq!(v6.as_str(), "2001:db8::1");
+        let nobody = TrustedProxies::default();
+        assert_eq!(client("203.0.113.7:51234", NONE, &nobody), "203.0.113.7");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_network() {
+        let nobody = TrustedProxies::default();
+        assert_eq!(
+            client("[2001:db8:1:2:aaaa::1]:443", NONE, &nobody),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client("[2001:db8:1:2:bbbb::9]:443", NONE, &nobody),
+            "2001:db8:1:2::/64",
+            "another address of the same /64 is the same client"
+        );
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_is_the_ipv4_client() {
+        let nobody = TrustedProxies::default();
+        assert_eq!(
+            client("[::ffff:203.0.113.7]:1", NONE, &nobody),
+            "203.0.113.7"
+        );
     }
 
     #[test]
     fn forwarded_addresses_from_an_untrusted_peer_are_ignored() {
-        let key = ClientKey::of(
-            Some("203.0.113.7:1"),
-            Some("198.51.100.1"),
-            &TrustedProxies::default(),
+        let nobody = TrustedProxies::default();
+        assert_eq!(
+            client("203.0.113.7:1", &["198.51.100.1"], &nobody),
+            "203.0.113.7"
         );
-        assert_eq!(key.as_str(), "203.0.113.7");
     }
 
     #[test]
     fn behind_trusted_proxies_the_last_untrusted_hop_is_the_client() {
-        let key = ClientKey::of(
-            Some("10.0.0.2:1"),
-            Some("6.6.6.6, 198.51.100.1, 10.0.0.1"),
+        let key = client(
+            "10.0.0.2:1",
+            &["6.6.6.6, 198.51.100.1, 10.0.0.1"],
             &trusted("10.0.0.1, 10.0.0.2"),
         );
         assert_eq!(
-            key.as_str(),
-            "198.51.100.1",
+            key, "198.51.100.1",
             "a forged left-most hop is not believed"
         );
     }
 
     #[test]
+    fn a_trusted_range_covers_every_proxy_address_in_it() {
+        let ingress = trusted("10.42.0.0/16");
+        assert_eq!(
+            client(
+                "10.42.7.9:1",
+                &["6.6.6.6, 198.51.100.1, 10.42.3.3"],
+                &ingress
+            ),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            client("10.43.0.1:1", &["198.51.100.1"], &ingress),
+            "10.43.0.1",
+            "a peer outside the range is the client"
+        );
+    }
+
+    #[test]
+    fn a_forged_field_line_before_the_proxys_own_is_not_believed() {
+        // The client sent its own X-Forwarded-For line; the proxy appended another.
+        let key = client(
+            "10.0.0.1:1",
+            &["6.6.6.6", "198.51.100.1"],
+            &trusted("10.0.0.1"),
+        );
+        assert_eq!(key, "198.51.100.1");
+    }
+
+    #[test]
+    fn an_unreadable_hop_makes_the_proxy_that_wrote_it_the_client() {
+        let key = client(
+            "10.0.0.1:1",
+            &["198.51.100.1, unknown, 10.0.0.2"],
+            &trusted("10.0.0.0/8"),
+        );
+        assert_eq!(
+            key, "10.0.0.2",
+            "nothing left of an unreadable hop is believed"
+        );
+    }
+
+    #[test]
+    fn when_every_hop_is_trusted_the_left_most_one_is_the_client() {
+        let key = client(
+            "10.0.0.1:1",
+            &["10.0.0.9, 10.0.0.2"],
+            &trusted("10.0.0.0/8"),
+        );
+        assert_eq!(key, "10.0.0.9");
+    }
+
+    #[test]
     fn a_request_without_peer_address_is_counted_as_unknown() {
-        let key = ClientKey::of(None, None, &TrustedProxies::default());
+        let key = ClientKey::of(None, std::iter::empty(), &TrustedProxies::default());
         assert_eq!(key.as_str(), "unknown");
     }
 
     #[test]
     fn a_trusted_proxy_list_names_its_first_invalid_entry() {
         assert_eq!(TrustedProxies::parse("10.0.0.1, nope"), Err("nope".into()));
+        assert_eq!(
+            TrustedProxies::parse("10.0.0.0/33"),
+            Err("10.0.0.0/33".into())
+        );
         assert_eq!(TrustedProxies::parse(""), Ok(TrustedProxies::default()));
     }
 }

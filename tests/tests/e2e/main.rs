@@ -8,6 +8,7 @@ mod api_contract;
 mod api_document;
 mod book_scenario;
 mod bulk;
+mod client_identity;
 mod concurrency;
 mod contract;
 mod cost;

@@ -11,7 +11,7 @@ fn id(raw: &str) -> MovieId {
 type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
 
 fn client() -> ClientKey {
-    ClientKey::of(Some("192.0.2.1:1"), None, &Default::default())
+    ClientKey::of(Some("192.0.2.1:1"), std::iter::empty(), &Default::default())
 }
 
 fn view(controller: &Controller<'_>) -> Result<Served, MovieError> {

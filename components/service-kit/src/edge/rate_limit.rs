@@ -7,16 +7,30 @@ use crate::rate_limit::{ClientKey, Decision, TrustedProxies};
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
-/// The peer address Spin puts on every inbound request.
+/// The peer address Spin puts on every inbound request. Spin appends it after the headers the
+/// client sent, so a client can send a `spin-client-addr` of its own: only the last value is
+/// Spin's.
 pub const SPIN_CLIENT_ADDR: &str = "spin-client-addr";
 pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// The client a request counts against (see [`ClientKey::of`]).
+/// The client a request counts against (see [`ClientKey::of`]): the address Spin wrote (the
+/// last `spin-client-addr`; any before it came from the client and are ignored) and the
+/// `X-Forwarded-For` hops of every field line in order, since a proxy may append a line of its
+/// own after the client's instead of extending it.
 pub fn client_key(headers: &HeaderMap, trusted: &TrustedProxies) -> ClientKey {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    ClientKey::of(header(SPIN_CLIENT_ADDR), header(X_FORWARDED_FOR), trusted)
+    let peer = headers
+        .get_all(SPIN_CLIENT_ADDR)
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok());
+    let hops = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .map(|line| line.to_str().unwrap_or("unreadable"))
+        .flat_map(|line| line.split(','));
+    ClientKey::of(peer, hops, trusted)
 }
 
 /// Adds `RateLimit-Policy: "default";q=60;w=60` and `RateLimit: "default";r=12;t=30`.
@@ -63,6 +77,27 @@ mod tests {
                 "\"default\";r=12;t=30".to_owned()
             )
         );
+    }
+
+    #[test]
+    fn a_spin_client_addr_sent_by_the_client_is_ignored_for_the_one_spin_appended() {
+        let mut headers = HeaderMap::new();
+        headers.append(SPIN_CLIENT_ADDR, HeaderValue::from_static("203.0.113.9:1"));
+        headers.append(SPIN_CLIENT_ADDR, HeaderValue::from_static("192.0.2.9:4000"));
+        assert_eq!(
+            client_key(&headers, &TrustedProxies::default()).as_str(),
+            "192.0.2.9"
+        );
+    }
+
+    #[test]
+    fn every_forwarded_line_is_read_in_order() {
+        let mut headers = HeaderMap::new();
+        headers.append(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+        headers.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
+        headers.append(SPIN_CLIENT_ADDR, HeaderValue::from_static("10.0.0.1:80"));
+        let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        assert_eq!(client_key(&headers, &trusted).as_str(), "198.51.100.1");
     }
 
     #[test]

@@ -52,12 +52,21 @@ impl TestResponse {
 impl App {
     /// Sends `request` through the app and reads the whole response.
     pub async fn send(&self, request: Request<Bytes>) -> anyhow::Result<TestResponse> {
+        self.send_from(request, TEST_CLIENT).await
+    }
+
+    /// Sends `request` as a client connected from `client` (what Spin reports as the peer).
+    pub async fn send_from(
+        &self,
+        request: Request<Bytes>,
+        client: SocketAddr,
+    ) -> anyhow::Result<TestResponse> {
         let request = request.map(|body| -> RequestBody {
             Full::new(body)
                 .map_err(|never| match never {})
                 .boxed_unsync()
         });
-        TestResponse::read(self.handle(request, TEST_CLIENT).await).await
+        TestResponse::read(self.handle(request, client).await).await
     }
 
     /// A request with an optional JSON body (sent as `application/json`) and the bearer token

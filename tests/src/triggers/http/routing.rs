@@ -106,7 +106,10 @@ impl RouteMatch {
         }
     }
 
-    /// Adds the `spin-*` headers Spin sets on the request the component sees.
+    /// Adds the `spin-*` headers Spin sets on the request the component sees. Spin appends
+    /// them after the client's own headers and removes nothing (its WASI executor rebuilds the
+    /// header map as the request's headers followed by its own), so a client that sends
+    /// `spin-client-addr` makes the component see two values, Spin's last.
     pub fn set_spin_headers(&self, headers: &mut HeaderMap, full_url: &str, client: SocketAddr) {
         let component_route = self
             .raw_route
@@ -116,7 +119,7 @@ impl RouteMatch {
             if let (Ok(name), Ok(value)) =
                 (HeaderName::try_from(name), HeaderValue::try_from(value))
             {
-                headers.insert(name, value);
+                headers.append(name, value);
             }
         };
         set("spin-full-url", full_url);
@@ -201,6 +204,26 @@ mod tests {
         let r = router(&[("/a", "a")]);
         assert_eq!(component(&r, "/"), None);
         assert_eq!(component(&r, "/c"), None);
+    }
+
+    #[test]
+    fn spin_headers_come_after_the_clients_own() {
+        let r = router(&[("/d/...", "a")]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "spin-client-addr",
+            HeaderValue::from_static("203.0.113.9:1"),
+        );
+        let client: SocketAddr = "127.0.0.1:44728".parse().unwrap();
+        r.route("/d/x")
+            .unwrap()
+            .set_spin_headers(&mut headers, "http://h/d/x", client);
+        let values: Vec<_> = headers
+            .get_all("spin-client-addr")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(values, ["203.0.113.9:1", "127.0.0.1:44728"]);
     }
 
     #[test]
