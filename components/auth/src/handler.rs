@@ -25,7 +25,7 @@ pub enum AuthRoute {
 }
 
 /// How long verifiers may keep the JWKS: as long as they keep fetched keys anyway.
-const JWKS_MAX_AGE_S: u64 = auth::config::KEYS_FRESH_MS / 1000;
+const JWKS_MAX_AGE_S: u64 = auth::held_keys::KEYS_FRESH_MS / 1000;
 
 impl<R: ClientRepository> HttpService for AuthController<R> {
     const NAME: &'static str = "auth";

@@ -154,6 +154,14 @@ fn bad_tokens() -> Vec<(&'static str, String)> {
         ),
         ("an unknown kid", Signer::from_seed([1; 32]).sign(&issue())),
         (
+            "an ID token (typ JWT) of the same issuer and audience",
+            Signer::from_seed(TEST_SIGNING_SEED).sign_typed(&issue(), Some("JWT")),
+        ),
+        (
+            "a token without typ",
+            Signer::from_seed(TEST_SIGNING_SEED).sign_typed(&issue(), None),
+        ),
+        (
             "expired",
             mint(&Issue {
                 now: Utc::now() - Duration::hours(1),
@@ -338,18 +346,62 @@ async fn a_jwks_given_inline_is_used_without_fetching() {
     assert_eq!(stats.outbound_requests(), 0, "no JWKS was fetched");
 }
 
+/// A development HS256 secret of the least accepted length, 32 bytes.
+const DEV_SECRET: &str = "local-development-secret-32bytes";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hs256_is_accepted_only_with_the_configured_secret() {
     let app = common::movie_system_with(AppOptions {
-        variables: [("jwt_hs256_secret".to_owned(), "local-dev-secret".to_owned())].into(),
+        variables: [("jwt_hs256_secret".to_owned(), DEV_SECRET.to_owned())].into(),
         ..AppOptions::default()
     });
-    let right = put_metadata(&app, Some(&sign_hs256(b"local-dev-secret", &issue()))).await;
+    let right = put_metadata(&app, Some(&sign_hs256(DEV_SECRET.as_bytes(), &issue()))).await;
     let wrong = put_metadata(&app, Some(&sign_hs256(b"guessed", &issue()))).await;
     assert_eq!(
         (right.status, wrong.status),
         (StatusCode::CREATED, StatusCode::UNAUTHORIZED)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hs256_secret_shorter_than_32_bytes_is_refused_as_misconfiguration() {
+    let short = &DEV_SECRET[..31];
+    let app = common::movie_system_with(AppOptions {
+        variables: [("jwt_hs256_secret".to_owned(), short.to_owned())].into(),
+        ..AppOptions::default()
+    });
+    let response = put_metadata(&app, Some(&sign_hs256(short.as_bytes(), &issue()))).await;
+    assert_eq!(
+        response.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a token signed with a 31-byte secret: {}",
+        response.json()
+    );
+    let log = app.log("metadata");
+    assert!(
+        log.contains("jwt_hs256_secret") && log.contains("at least 32 bytes"),
+        "the log names the variable and the rule:\n{log}"
+    );
+    assert!(!log.contains(short), "the secret is in the log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn made_up_key_ids_during_an_auth_outage_cost_one_fetch_per_instance() {
+    let app = common::movie_system_with(AppOptions {
+        variables: [("auth_url".to_owned(), common::stub::dead_url())].into(),
+        ..AppOptions::default()
+    });
+    for seed in 1..=4 {
+        let made_up = Signer::from_seed([seed; 32]).sign(&issue());
+        let response = put_metadata(&app, Some(&made_up)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a token with made-up key id {seed} while the JWKS is unreachable"
+        );
+    }
+    let fetches = app.stats("metadata").unwrap().outbound_requests();
+    assert_eq!(fetches, 1, "JWKS fetches for four made-up key ids");
 }
 
 #[tokio::test(flavor = "multi_thread")]

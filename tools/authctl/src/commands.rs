@@ -102,9 +102,13 @@ pub fn register(options: &Options, new_secret: [u8; 32], salt: [u8; 16]) -> Resu
     let id = ClientId::parse(options.required("id")?).map_err(|error| format!("--id: {error}"))?;
     let scopes = ScopeSet::parse(options.required("scopes")?)
         .map_err(|error| format!("--scopes: {error}"))?;
-    let secret = options
-        .get("secret")
-        .map_or_else(|| encode_base64url(&new_secret), str::to_owned);
+    let secret = match options.get("secret") {
+        Some(chosen) => {
+            auth::secret::check_strength(chosen).map_err(|error| format!("--secret: {error}"))?;
+            chosen.to_owned()
+        }
+        None => encode_base64url(&new_secret),
+    };
     let hash = auth::secret::hash(&secret, &salt)?;
     let path = options.get("db").unwrap_or(".spin/auth.db");
     let connection = open(path)?;
@@ -222,38 +226,50 @@ mod tests {
         );
     }
 
+    /// Two strong secrets an operator might choose.
+    const ONE: &str = "one-Tq8vZ3mK9pW2xR7nB4cY6hJ1sD5fG0aL";
+    const TWO: &str = "two-Hn5rE8uI2oP7aS4dF1gJ9kL3zX6cV0bM";
+
+    fn register_with_secret(db: &str, secret: &str) -> Result<String, String> {
+        let args = [
+            "--id",
+            "cli",
+            "--scopes",
+            "ratings:write",
+            "--db",
+            db,
+            "--secret",
+            secret,
+        ];
+        register(&options(&args), [0; 32], [1; 16])
+    }
+
     #[test]
     fn registering_again_replaces_the_secret() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("auth.db");
         let db = db.to_str().unwrap();
-        let args = [
-            "--id",
-            "cli",
-            "--scopes",
-            "ratings:write",
-            "--db",
-            db,
-            "--secret",
-            "one",
-        ];
-        register(&options(&args), [0; 32], [1; 16]).unwrap();
-        let args = [
-            "--id",
-            "cli",
-            "--scopes",
-            "ratings:write",
-            "--db",
-            db,
-            "--secret",
-            "two",
-        ];
-        register(&options(&args), [0; 32], [1; 16]).unwrap();
+        register_with_secret(db, ONE).unwrap();
+        register_with_secret(db, TWO).unwrap();
         let connection = rusqlite::Connection::open(db).unwrap();
         let hash: String = connection
             .query_row("SELECT secret_hash FROM clients", [], |row| row.get(0))
             .unwrap();
-        assert!(auth::secret::matches("two", &hash) && !auth::secret::matches("one", &hash));
+        assert!(auth::secret::matches(TWO, &hash) && !auth::secret::matches(ONE, &hash));
+    }
+
+    #[test]
+    fn a_weak_chosen_secret_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("auth.db");
+        for weak in ["one", "secretsecretsecretsecretsecret00"] {
+            let error = register_with_secret(db.to_str().unwrap(), weak).unwrap_err();
+            assert!(error.starts_with("--secret: "), "{weak}: {error}");
+        }
+        assert!(
+            !db.exists(),
+            "the database was created for a refused secret"
+        );
     }
 
     #[test]

@@ -252,13 +252,13 @@ fn without_a_signing_key_issuance_is_503_and_health_fails() {
 }
 
 #[test]
-fn the_jwks_publishes_the_current_and_previous_keys_for_five_minutes() {
+fn the_jwks_publishes_the_current_and_previous_keys_for_a_minute() {
     let c = controller();
     let response = block_on(serve(
         &c,
         service_kit::testing::request_as(None, Method::GET, auth::config::JWKS_PATH, None),
     ));
-    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
     let (status, body) = read(response);
     let kids: Vec<&str> = body["keys"]
         .as_array()

@@ -2,27 +2,23 @@
 //! keys from a JWKS given inline (`jwt_jwks`, any identity provider) or fetched from the
 //! `auth` component (`auth_url`, service chaining by default) and kept by the instance.
 //!
-//! The fetched set is reused for [`KEYS_FRESH_MS`]; a token naming a key the set lacks makes
-//! the instance fetch again (a rotation published since), at most once per
-//! [`REFETCH_AFTER_MS`], so tokens with made-up key ids cannot turn every request into a fetch.
-//! When a fetch fails, the keys already held are used; with none held, the request is a 503.
+//! How long fetched keys are trusted, and how often they are fetched, is
+//! [`super::held_keys`]'s: a removed key stops verifying within a minute, keys are not used
+//! past ten minutes while fetches fail (503 then), and made-up key ids cost at most one fetch
+//! per ten seconds, with or without keys held.
 
 use super::claims::Principal;
+use super::held_keys::{HeldKeys, Plan, REFETCH_AFTER_MS};
 use super::keys::KeySet;
-use super::verified::VerifiedTokens;
-use super::verify::{Presented, Rejection, TrustPolicy, Verifier};
+use super::verified::{Verified, VerifiedTokens};
+use super::verify::{Presented, Rejection, TrustPolicy, Verifier, hs256_key};
 use crate::instance::{now_ms, variable};
 use chrono::{DateTime, Duration, Utc};
-use jwt_compact::alg::Hs256Key;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Where the JWKS is published on the `auth` component (and so below `auth_url`).
 pub const JWKS_PATH: &str = "/auth/.well-known/jwks.json";
-/// How long fetched keys are used before they are fetched again.
-pub const KEYS_FRESH_MS: u64 = 300_000;
-/// The least time between two fetches, however many unknown key ids arrive.
-pub const REFETCH_AFTER_MS: u64 = 10_000;
 /// How long a fetch may take.
 pub const FETCH_TIMEOUT_MS: u64 = 1_000;
 
@@ -64,16 +60,24 @@ impl Trust {
     }
 
     /// The caller named by an `Authorization` header value, verified now, or found among the
-    /// tokens this instance verified before ([`VerifiedTokens`]).
+    /// tokens this instance verified before ([`VerifiedTokens`]) while the fetched key that
+    /// verified it is still held fresh.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
         let now = now();
         let leeway = self.verifier.policy.leeway;
         let token = authorization.unwrap_or_default();
         if let Some(known) = VERIFIED.with(|cell| cell.borrow_mut().get(token, now, leeway)) {
-            return Ok(known);
+            let key_still_held = known
+                .fetched_key
+                .as_deref()
+                .is_none_or(|kid| FETCHED.with(|cell| cell.borrow().still_trusts(kid, now_ms())));
+            if key_still_held {
+                return Ok(known.caller);
+            }
         }
-        let caller = self.verify(authorization, now).await?;
-        VERIFIED.with(|cell| cell.borrow_mut().insert(token, caller.clone(), now, leeway));
+        let verified = self.verify(authorization, now).await?;
+        let caller = verified.caller.clone();
+        VERIFIED.with(|cell| cell.borrow_mut().insert(token, verified, now, leeway));
         Ok(caller)
     }
 
@@ -82,17 +86,25 @@ impl Trust {
         &self,
         authorization: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Principal, Rejection> {
+    ) -> Result<Verified, Rejection> {
         let presented = Presented::from_header(authorization)?;
-        if presented.algorithm() != "EdDSA" {
-            return self.verifier.verify(&presented, None, now);
-        }
-        let keys = match &self.keys {
-            KeySource::Inline(keys) => Rc::clone(keys),
-            KeySource::Remote(url) => remote_keys(url, presented.key_id()).await?,
+        let (keys, fetched_key) = match &self.keys {
+            _ if presented.algorithm() != "EdDSA" => (None, None),
+            KeySource::Inline(keys) => (Some(Rc::clone(keys)), None),
+            KeySource::Remote(url) => {
+                let kid = presented.key_id();
+                let keys = remote_keys(url, kid).await?;
+                (Some(keys), kid.map(str::to_owned))
+            }
         };
-        let key = Verifier::key_for(&presented, &keys);
-        self.verifier.verify(&presented, key, now)
+        let key = keys
+            .as_deref()
+            .and_then(|keys| Verifier::key_for(&presented, keys));
+        let caller = self.verifier.verify(&presented, key, now)?;
+        Ok(Verified {
+            caller,
+            fetched_key,
+        })
     }
 
     /// The trust of this instance, from its variables: `jwt_issuer`, `jwt_audience`,
@@ -108,11 +120,18 @@ impl Trust {
             format!("variable jwt_leeway_s: {leeway_s:?} is not a number of seconds")
         })?;
         let secret = variable("jwt_hs256_secret").await?;
+        let hs256 = if secret.is_empty() {
+            None
+        } else {
+            let key = hs256_key(secret.as_bytes())
+                .map_err(|error| format!("variable jwt_hs256_secret: {error}"))?;
+            Some(key)
+        };
         let policy = TrustPolicy {
             issuer: variable("jwt_issuer").await?,
             audience: variable("jwt_audience").await?,
             leeway: Duration::seconds(i64::from(leeway_s)),
-            hs256: (!secret.is_empty()).then(|| Hs256Key::new(secret.as_bytes())),
+            hs256,
         };
         let inline = variable("jwt_jwks").await?;
         let keys = if inline.trim().is_empty() {
@@ -138,39 +157,29 @@ thread_local! {
     static TRUST: RefCell<Option<Rc<Trust>>> = const { RefCell::new(None) };
     /// The tokens the instance has verified.
     static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
-    /// The instance's fetched keys and when they were fetched (ms since the epoch).
-    static FETCHED: RefCell<Option<(Rc<KeySet>, u64)>> = const { RefCell::new(None) };
+    /// The instance's fetched keys, and when it fetched them or last tried.
+    static FETCHED: RefCell<HeldKeys> = RefCell::new(HeldKeys::default());
 }
 
-/// The fetched keys to check a token naming `kid` with: those held while fresh and holding
-/// `kid`, else a new fetch (unless one was made too recently), else those held.
+/// The fetched keys to check a token naming `kid` with, as [`HeldKeys::plan`] decides.
 async fn remote_keys(url: &str, kid: Option<&str>) -> Result<Rc<KeySet>, Rejection> {
-    let now = now_ms();
-    let held = FETCHED.with(|cell| cell.borrow().clone());
-    let wanted = |keys: &KeySet| kid.is_some_and(|kid| keys.get(kid).is_some());
-    if let Some((keys, at)) = &held {
-        let age = now.saturating_sub(*at);
-        let fresh_and_known = age < KEYS_FRESH_MS && wanted(keys);
-        let too_soon = age < REFETCH_AFTER_MS;
-        if fresh_and_known || too_soon {
-            return Ok(keys.clone());
-        }
-    }
-    match fetch(url).await {
-        Ok(keys) => {
-            let keys = Rc::new(keys);
-            FETCHED.with(|cell| cell.replace(Some((keys.clone(), now))));
-            Ok(keys)
-        }
-        Err(cause) => {
-            crate::telemetry::warn("auth.jwks_fetch_failed")
-                .with("url.full", url.to_string())
-                .cause(&cause)
-                .emit();
-            match held {
-                Some((keys, _)) => Ok(keys),
-                None => Err(Rejection::KeysUnavailable(cause)),
+    match FETCHED.with(|cell| cell.borrow().plan(kid, now_ms())) {
+        Plan::Use(keys) => Ok(keys),
+        Plan::Unavailable => Err(Rejection::KeysUnavailable(format!(
+            "the last fetch failed less than {} s ago",
+            REFETCH_AFTER_MS / 1000
+        ))),
+        Plan::Fetch => {
+            let outcome = fetch(url).await;
+            if let Err(cause) = &outcome {
+                crate::telemetry::warn("auth.jwks_fetch_failed")
+                    .with("url.full", url.to_string())
+                    .cause(cause)
+                    .emit();
             }
+            FETCHED
+                .with(|cell| cell.borrow_mut().fetched(outcome, now_ms()))
+                .map_err(Rejection::KeysUnavailable)
         }
     }
 }

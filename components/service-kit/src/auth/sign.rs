@@ -84,9 +84,17 @@ impl Signer {
 
     /// A signed EdDSA token with `kid` and `typ` in its header.
     pub fn sign(&self, issue: &Issue<'_>) -> String {
-        let header = Header::empty()
-            .with_key_id(self.kid.clone())
-            .with_token_type(TOKEN_TYPE);
+        self.sign_typed(issue, Some(TOKEN_TYPE))
+    }
+
+    /// A signed EdDSA token whose header has `kid` and the `typ` given (none for `None`): the
+    /// tokens of other kinds (an ID token, `typ: JWT`) that verification must tell apart.
+    pub fn sign_typed(&self, issue: &Issue<'_>, token_type: Option<&str>) -> String {
+        let header = Header::empty().with_key_id(self.kid.clone());
+        let header = match token_type {
+            Some(typ) => header.with_token_type(typ),
+            None => header,
+        };
         // Serialising our own claims cannot fail.
         Ed25519
             .token(&header, &issue.claims(), &self.pair.sk)

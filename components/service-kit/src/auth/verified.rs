@@ -5,9 +5,10 @@
 //! The key is the whole token: a token that differs in any byte (a tampered payload, another
 //! signature) is not found and is verified in full. An entry is used only until the token's
 //! `exp` plus the leeway, the same bound verification applies; `nbf` was checked when it was
-//! stored and only moves further into the past. Keys removed from the JWKS stop verifying new
-//! tokens at once, and tokens already verified with them at their expiry, as with any cache of
-//! the keys themselves.
+//! stored and only moves further into the past. An entry also names the fetched key that
+//! verified it, so the caller can refuse to reuse it once that key is no longer held fresh
+//! (see [`super::held_keys::HeldKeys::still_trusts`]): a key removed from the JWKS stops
+//! vouching for tokens already verified with it as soon as it stops verifying new ones.
 
 use super::claims::Principal;
 use chrono::{DateTime, Duration, Utc};
@@ -16,17 +17,26 @@ use std::collections::HashMap;
 /// At most this many tokens are remembered per instance (about 0.5 MiB of typical tokens).
 pub const CAPACITY: usize = 1024;
 
+/// A token verified before: who it proved, and the id of the fetched key that verified it
+/// (`None` for a key that is not fetched: an inline JWKS or the HS256 secret, which do not
+/// change while the instance runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub caller: Principal,
+    pub fetched_key: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct VerifiedTokens {
-    tokens: HashMap<String, Principal>,
+    tokens: HashMap<String, Verified>,
 }
 
 impl VerifiedTokens {
-    /// The caller `token` proved, if it was verified before and has not expired at `now`.
-    pub fn get(&mut self, token: &str, now: DateTime<Utc>, leeway: Duration) -> Option<Principal> {
-        let principal = self.tokens.get(token)?;
-        if is_live(principal, now, leeway) {
-            Some(principal.clone())
+    /// What `token` proved, if it was verified before and has not expired at `now`.
+    pub fn get(&mut self, token: &str, now: DateTime<Utc>, leeway: Duration) -> Option<Verified> {
+        let verified = self.tokens.get(token)?;
+        if is_live(&verified.caller, now, leeway) {
+            Some(verified.clone())
         } else {
             self.tokens.remove(token);
             None
@@ -38,20 +48,21 @@ impl VerifiedTokens {
     pub fn insert(
         &mut self,
         token: &str,
-        principal: Principal,
+        verified: Verified,
         now: DateTime<Utc>,
         leeway: Duration,
     ) {
-        if principal.expires_at.is_none() {
+        if verified.caller.expires_at.is_none() {
             return;
         }
         if self.tokens.len() >= CAPACITY {
-            self.tokens.retain(|_, held| is_live(held, now, leeway));
+            self.tokens
+                .retain(|_, held| is_live(&held.caller, now, leeway));
             if self.tokens.len() >= CAPACITY {
                 self.tokens.clear();
             }
         }
-        self.tokens.insert(token.to_owned(), principal);
+        self.tokens.insert(token.to_owned(), verified);
     }
 
     pub fn len(&self) -> usize {
@@ -77,11 +88,14 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
-    fn caller(expires: i64) -> Principal {
-        Principal {
-            subject: "u1".into(),
-            scopes: vec!["ratings:write".into()],
-            expires_at: Some(at(expires)),
+    fn caller(expires: i64) -> Verified {
+        Verified {
+            caller: Principal {
+                subject: "u1".into(),
+                scopes: vec!["ratings:write".into()],
+                expires_at: Some(at(expires)),
+            },
+            fetched_key: Some("k1".into()),
         }
     }
 

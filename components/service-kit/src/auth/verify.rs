@@ -4,6 +4,7 @@
 
 use super::claims::{Grant, Principal};
 use super::keys::KeySet;
+use super::sign::TOKEN_TYPE;
 use crate::error_class::{Classify, ErrorClass};
 use chrono::{DateTime, Duration, Utc};
 use ed25519_compact::PublicKey;
@@ -41,6 +42,10 @@ pub enum Rejection {
     Malformed,
     #[error("the token's algorithm is not accepted")]
     Algorithm,
+    /// Not an OAuth access token (RFC 9068: `typ` is `at+jwt`): an identity provider's ID
+    /// token for the same audience, say, which proves who someone is, not what they may do.
+    #[error("the token is not an access token (its header's typ must be at+jwt)")]
+    TokenType,
     #[error("the token names no signing key this service knows")]
     UnknownKey,
     #[error("the token's signature does not verify")]
@@ -104,6 +109,34 @@ impl<'a> Presented<'a> {
     pub fn key_id(&self) -> Option<&str> {
         self.token.header().key_id.as_deref()
     }
+
+    /// Whether the header's `typ` names an access token: `at+jwt`, or its media type
+    /// `application/at+jwt` (RFC 9068 section 2.1; media types compare without case).
+    fn is_access_token(&self) -> bool {
+        self.token
+            .header()
+            .token_type
+            .as_deref()
+            .is_some_and(|typ| {
+                let typ = typ.to_ascii_lowercase();
+                typ == TOKEN_TYPE || typ.strip_prefix("application/") == Some(TOKEN_TYPE)
+            })
+    }
+}
+
+/// The least length of an HS256 secret: as long as the hash's output (RFC 7518 section 3.2).
+pub const HS256_MIN_SECRET_BYTES: usize = 32;
+
+/// An HS256 key from a shared secret of at least [`HS256_MIN_SECRET_BYTES`]; a shorter one
+/// could be guessed offline from any token it signed. `Err` says so without the secret.
+pub fn hs256_key(secret: &[u8]) -> Result<Hs256Key, String> {
+    if secret.len() < HS256_MIN_SECRET_BYTES {
+        return Err(format!(
+            "an HS256 secret must be at least {HS256_MIN_SECRET_BYTES} bytes; this one has {}",
+            secret.len()
+        ));
+    }
+    Ok(Hs256Key::new(secret))
 }
 
 /// Verifies tokens against a policy.
@@ -119,13 +152,20 @@ impl Verifier {
 
     /// Verifies `presented`. An EdDSA token is checked with `key` (the key its `kid` named,
     /// looked up by the caller); an HS256 token only if a shared secret is configured. Any
-    /// other algorithm, `none` included, is refused before anything else is read.
+    /// other algorithm, `none` included, is refused before anything else is read, and so is
+    /// a token whose header does not say it is an access token.
     pub fn verify(
         &self,
         presented: &Presented<'_>,
         key: Option<&PublicKey>,
         now: DateTime<Utc>,
     ) -> Result<Principal, Rejection> {
+        if !matches!(presented.algorithm(), "EdDSA" | "HS256") {
+            return Err(Rejection::Algorithm);
+        }
+        if !presented.is_access_token() {
+            return Err(Rejection::TokenType);
+        }
         let claims = match presented.algorithm() {
             "EdDSA" => {
                 let key = key.ok_or(Rejection::UnknownKey)?;

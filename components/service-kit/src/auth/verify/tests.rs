@@ -130,6 +130,34 @@ fn an_hs256_token_signed_with_the_public_key_is_refused() {
 }
 
 #[test]
+fn a_token_whose_typ_is_not_an_access_tokens_is_refused() {
+    for typ in [Some("JWT"), Some("id+jwt"), None] {
+        let token = signer().sign_typed(&issue(), typ);
+        assert_eq!(
+            verify(&token).err(),
+            Some(Rejection::TokenType),
+            "a token of typ {typ:?}"
+        );
+    }
+}
+
+#[test]
+fn the_access_token_typ_is_accepted_as_its_media_type_in_any_case() {
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+        let token = signer().sign_typed(&issue(), Some(typ));
+        assert!(verify(&token).is_ok(), "a token of typ {typ:?}");
+    }
+}
+
+#[test]
+fn an_hs256_secret_shorter_than_32_bytes_is_refused() {
+    assert!(hs256_key(&[b'k'; 31]).is_err());
+    assert!(hs256_key(&[b'k'; 32]).is_ok());
+    let message = hs256_key(b"dev-secret").err().unwrap_or_default();
+    assert!(!message.contains("dev-secret"), "{message}");
+}
+
+#[test]
 fn an_unknown_key_id_is_refused() {
     let token = Signer::from_seed([9; 32]).sign(&issue());
     assert_eq!(verify(&token).err(), Some(Rejection::UnknownKey));
