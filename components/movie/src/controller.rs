@@ -4,7 +4,7 @@
 //! an upstream cannot answer.
 
 use crate::cache::entry::{self, CachedView, Validator};
-use crate::cache::memory::MemoryCache;
+use crate::cache::memory::{MemoryCache, UpstreamHealth};
 use crate::cache::store::CacheError;
 use crate::cache::{CacheOutcome, Ttl};
 use crate::clock::Clock;
@@ -17,6 +17,9 @@ use service_kit::{Classify, ErrorClass};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
+
+/// How long an instance answers the gRPC health service from its last probe of the upstreams.
+pub const UPSTREAM_HEALTH_MEMO_MS: u64 = 1_000;
 
 /// Why an upstream call failed. The message is for the log; clients learn only which upstream.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -312,11 +315,29 @@ where
         self.cache.ping().await
     }
 
-    /// Whether each upstream reports itself healthy, asked concurrently, each within one
-    /// attempt's timeout: for the gRPC health service, which answers for the whole system.
-    pub async fn upstreams_healthy(&self) -> (bool, bool) {
+    /// Whether each upstream reports itself healthy (metadata, rating): for the gRPC health
+    /// service, which answers for the whole system without a token. A probe asks both at once,
+    /// each within one attempt's timeout, so it costs two upstream calls: the instance answers
+    /// from its last probe for [`UPSTREAM_HEALTH_MEMO_MS`], and a probe is metered against
+    /// `client`'s quota like a composed view (over it: 429, `RESOURCE_EXHAUSTED`), so a flood of
+    /// health checks cannot become a flood of upstream calls.
+    pub async fn upstreams_healthy(&self, client: &ClientKey) -> Result<(bool, bool), MovieError> {
+        let now = self.clock.now_ms();
+        if let Some(known) = self.memory.upstream_health()
+            && now.saturating_sub(known.probed_at_ms) < UPSTREAM_HEALTH_MEMO_MS
+        {
+            return Ok((known.metadata, known.rating));
+        }
+        self.meter(client, now).await?;
         let timeout = self.settings.retry.attempt_timeout;
-        futures::join!(self.metadata.healthy(timeout), self.rating.healthy(timeout))
+        let (metadata, rating) =
+            futures::join!(self.metadata.healthy(timeout), self.rating.healthy(timeout));
+        self.memory.remember_upstream_health(UpstreamHealth {
+            metadata,
+            rating,
+            probed_at_ms: now,
+        });
+        Ok((metadata, rating))
     }
 
     /// Composes the view, revalidating `stale` if given; `in_store` is what the store holds,

@@ -69,6 +69,8 @@ pub struct Fakes {
     pub counts: MemoryCounts,
     pub counter_failing: Cell<bool>,
     pub slept: RefCell<Vec<Duration>>,
+    /// Health probes of either upstream.
+    pub health_probes: Cell<u32>,
     in_flight: Cell<u32>,
     pub max_in_flight: Cell<u32>,
 }
@@ -186,6 +188,7 @@ impl MetadataGateway for &Fakes {
     }
 
     async fn healthy(&self, _: Duration) -> bool {
+        self.health_probes.set(self.health_probes.get() + 1);
         self.metadata_script.failing.borrow().is_none()
     }
 }
@@ -202,6 +205,7 @@ impl RatingGateway for &Fakes {
     }
 
     async fn healthy(&self, _: Duration) -> bool {
+        self.health_probes.set(self.health_probes.get() + 1);
         self.rating_script.failing.borrow().is_none()
     }
 }

@@ -56,16 +56,18 @@ where
     /// gRPC name. An unknown name is `NOT_FOUND` from `Check` and `SERVICE_UNKNOWN` from `Watch`,
     /// as the health protocol says.
     pub async fn health_check<B: RequestBody>(&self, request: Request<B>, watch: bool) -> Answer {
+        let client = client_key(request.headers(), &self.limits.trusted);
         let call: HealthCheckRequest = read_message(request).await?;
         let own = || async { self.health().await.is_ok() };
         let serving = match call.service.as_str() {
             "" => {
-                let (own, (metadata, rating)) = futures::join!(own(), self.upstreams_healthy());
+                let (own, upstreams) = futures::join!(own(), self.upstreams_healthy(&client));
+                let (metadata, rating) = upstreams?;
                 own && metadata && rating
             }
             services::MOVIE => own().await,
-            services::METADATA => self.upstreams_healthy().await.0,
-            services::RATING | RATING_EXTENSIONS => self.upstreams_healthy().await.1,
+            services::METADATA => self.upstreams_healthy(&client).await?.0,
+            services::RATING | RATING_EXTENSIONS => self.upstreams_healthy(&client).await?.1,
             _ if watch => {
                 return Ok(reply(&HealthCheckResponse {
                     status: ServingStatus::ServiceUnknown.into(),
@@ -99,10 +101,12 @@ pub fn details_message(served: &Served) -> proto::MovieDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::GatewayError;
+    use crate::controller::{GatewayError, UPSTREAM_HEALTH_MEMO_MS};
     use crate::fakes::Fakes;
     use proto::paths;
+    use service_kit::edge::HttpService;
     use service_kit::grpc::health::{CHECK_PATH, WATCH_PATH};
+    use service_kit::rate_limit::{Limits, RatePolicy};
     use service_kit::testing::{GrpcFailure, grpc_call};
 
     fn details(fakes: &Fakes, id: &str) -> Result<proto::MovieDetails, GrpcFailure> {
@@ -179,6 +183,47 @@ mod tests {
         assert_eq!(
             health_of(&fakes, CHECK_PATH, "MetadataService"),
             Ok(ServingStatus::Serving.into())
+        );
+    }
+
+    fn check_system(controller: &impl HttpService) -> Result<i32, GrpcFailure> {
+        let call = HealthCheckRequest {
+            service: String::new(),
+        };
+        grpc_call::<_, HealthCheckResponse>(controller, None, CHECK_PATH, &call)
+            .map(|reply| reply.status)
+    }
+
+    #[test]
+    fn health_checks_within_a_second_answer_from_one_probe_of_the_upstreams() {
+        let fakes = Fakes::with_movie();
+        let controller = fakes.controller();
+        for _ in 0..5 {
+            assert_eq!(check_system(&controller), Ok(ServingStatus::Serving.into()));
+        }
+        assert_eq!(fakes.health_probes.get(), 2, "one probe of each upstream");
+        fakes.advance(std::time::Duration::from_millis(UPSTREAM_HEALTH_MEMO_MS));
+        check_system(&controller).unwrap();
+        assert_eq!(fakes.health_probes.get(), 4, "a second later, a new probe");
+    }
+
+    #[test]
+    fn a_health_probe_over_the_clients_quota_is_resource_exhausted_without_asking() {
+        let fakes = Fakes::with_movie();
+        let controller = fakes.controller().with_limits(Limits {
+            policy: RatePolicy {
+                quota: 1,
+                window_s: 3600,
+            },
+            ..Limits::OFF
+        });
+        check_system(&controller).unwrap();
+        fakes.advance(std::time::Duration::from_millis(UPSTREAM_HEALTH_MEMO_MS));
+        let refused = check_system(&controller).map_err(|failure| failure.code);
+        assert_eq!(
+            (refused, fakes.health_probes.get()),
+            (Err(8), 2),
+            "RESOURCE_EXHAUSTED, and the upstreams asked only once"
         );
     }
 

@@ -105,6 +105,10 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         vec![Check::new("sqlite", self.health().await)]
     }
 
+    /// The event pipeline is for operators: reading it opens a Redis connection and runs
+    /// three commands, and it tells the last applied event and the totals.
+    const HEALTH_DETAILS: Access = Access::AnyScope(&[scopes::RATINGS_ADMIN]);
+
     /// The event pipeline informs but does not decide: the HTTP API works without it.
     async fn health_details(&self) -> serde_json::Map<String, serde_json::Value> {
         let state = self.pipeline().await;
@@ -747,6 +751,38 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE,
             "GET /health/rating"
         );
+    }
+
+    fn health_as(token: Option<&str>) -> (StatusCode, Value) {
+        call_as(&controller(), token, Method::GET, "/health/rating", None)
+    }
+
+    #[test]
+    fn the_public_health_report_shows_no_event_pipeline() {
+        let (status, report) = health_as(None);
+        assert_eq!(
+            (status, report.get("events")),
+            (StatusCode::OK, None),
+            "GET /health/rating without a token: {report}"
+        );
+    }
+
+    #[test]
+    fn an_admin_sees_the_event_pipeline_in_the_health_report() {
+        let (status, report) = health_as(Some(&token("ops", "ratings:admin")));
+        assert_eq!(
+            (status, report["events"]["status"].as_str()),
+            (StatusCode::OK, Some("unreachable")),
+            "GET /health/rating as ratings:admin: {report}"
+        );
+    }
+
+    #[test]
+    fn a_health_request_with_a_token_lacking_the_scope_is_403() {
+        let (status, _) = health_as(Some(&token("u1", "ratings:write")));
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = health_as(Some("not-a-token"));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[test]

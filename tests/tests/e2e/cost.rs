@@ -482,3 +482,46 @@ async fn the_catalog_entry_costs_no_host_call() {
         "host calls of the catalog entries"
     );
 }
+
+/// The public health report of rating is its store's check alone: the event pipeline (a Redis
+/// connection and three commands) is shown only to `ratings:admin`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_rating_health_report_touches_no_event_log() {
+    let app = warm_system().await;
+    let rating = stats(&app, "rating");
+    let (opens, commands) = (rating.redis_opens(), rating.redis_commands());
+    let request = http::Request::get("/health/rating")
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let report = app.send(request).await.unwrap();
+    assert_eq!(report.status, StatusCode::OK, "GET /health/rating");
+    assert_eq!(
+        (
+            rating.redis_opens() - opens,
+            rating.redis_commands() - commands,
+            report.json().get("events").is_some()
+        ),
+        (0, 0, false),
+        "Redis connections, commands and pipeline details of a public health report"
+    );
+}
+
+/// The gRPC health service answers for the whole system from one probe of the upstreams per
+/// instance and second, however often it is asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_health_checks_within_a_second_probe_the_upstreams_once() {
+    let app = warm_system().await;
+    let before = HostCalls::of(&app);
+    let check = service_kit::grpc::health::HealthCheckRequest {
+        service: String::new(),
+    };
+    for n in 0..5 {
+        let status = grpc(&app, service_kit::grpc::health::CHECK_PATH, &check).await;
+        assert_eq!(status.as_deref(), Some("0"), "Check {n}");
+    }
+    assert_eq!(
+        HostCalls::of(&app).since(before).movie_outbound_requests,
+        2,
+        "upstream calls of five health checks"
+    );
+}

@@ -1,4 +1,5 @@
-//! The instance-memory level: views this instance composed or read from the store.
+//! The instance-memory level: views this instance composed or read from the store, and the
+//! last probe of the upstreams' health (what the gRPC health service answers from).
 //!
 //! Spin reuses an instance for many requests (up to 128 by default, `docs/spin-facts.md`,
 //! "Instances and state"), each instance is single-threaded, and its memory dies with it, so
@@ -7,7 +8,7 @@
 
 use super::entry::CachedView;
 use crate::model::MovieId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -15,17 +16,38 @@ use std::rc::Rc;
 pub const CAPACITY: usize = 1_024;
 
 #[derive(Clone, Default)]
-pub struct MemoryCache(Rc<RefCell<HashMap<MovieId, Rc<CachedView>>>>);
+pub struct MemoryCache {
+    views: Rc<RefCell<HashMap<MovieId, Rc<CachedView>>>>,
+    upstream_health: Rc<Cell<Option<UpstreamHealth>>>,
+}
+
+/// Whether metadata and rating reported themselves healthy, and when they were asked (ms
+/// since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamHealth {
+    pub metadata: bool,
+    pub rating: bool,
+    pub probed_at_ms: u64,
+}
 
 impl MemoryCache {
     pub fn get(&self, id: &MovieId) -> Option<Rc<CachedView>> {
-        self.0.borrow().get(id).cloned()
+        self.views.borrow().get(id).cloned()
+    }
+
+    /// The last probe of the upstreams, if one was made.
+    pub fn upstream_health(&self) -> Option<UpstreamHealth> {
+        self.upstream_health.get()
+    }
+
+    pub fn remember_upstream_health(&self, health: UpstreamHealth) {
+        self.upstream_health.set(Some(health));
     }
 
     /// Keeps `view`, first making room if the level is full: entries that are no longer
     /// usable (`usable` says false) go, and if none did, an arbitrary one.
     pub fn put(&self, view: Rc<CachedView>, usable: impl Fn(&CachedView) -> bool) {
-        let mut entries = self.0.borrow_mut();
+        let mut entries = self.views.borrow_mut();
         if entries.len() >= CAPACITY && !entries.contains_key(&view.details.id) {
             entries.retain(|_, entry| usable(entry));
             if entries.len() >= CAPACITY {
@@ -39,12 +61,12 @@ impl MemoryCache {
     }
 
     pub fn remove(&self, id: &MovieId) {
-        self.0.borrow_mut().remove(id);
+        self.views.borrow_mut().remove(id);
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.borrow().len()
+        self.views.borrow().len()
     }
 }
 

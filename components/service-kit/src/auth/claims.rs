@@ -25,6 +25,16 @@ pub enum Access {
     AnyScope(&'static [&'static str]),
 }
 
+impl Access {
+    /// The scope a 403 names: the first one a protected access accepts.
+    pub fn first_scope(self) -> Option<&'static str> {
+        match self {
+            Self::Public => None,
+            Self::AnyScope(wanted) => wanted.first().copied(),
+        }
+    }
+}
+
 /// The claims of our tokens besides `exp`, `nbf` and `iat` (which `jwt_compact::Claims` holds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {

@@ -60,6 +60,13 @@ pub trait HttpService {
         serde_json::Map::new()
     }
 
+    /// Who sees [`health_details`](Self::health_details). The report's pass or fail is public
+    /// (probes and load balancers ask without a token); details that cost host calls or tell
+    /// an outsider how the system is doing are for a scope. A request without a token gets
+    /// the report without them, and they are not computed; one with a token is verified and
+    /// refused (401, 403) like any protected route, so an operator learns why.
+    const HEALTH_DETAILS: Access = Access::Public;
+
     /// Handles a request that matched `route`.
     async fn call<B: RequestBody>(&self, route: Self::Route, routed: Routed<B>) -> Answer;
 
@@ -109,7 +116,7 @@ pub async fn serve_noted<S: HttpService, B: RequestBody>(
     let arrival = Arrival::of(request.method(), request.uri().path(), request.headers());
     let grpc = is_grpc(request.headers());
     let (outcome, pattern) = if is_health_path(request.uri().path(), S::NAME) {
-        let report = health_report(service, request.method()).await;
+        let report = health_report(service, &request).await;
         (report, Some(HEALTH_ROUTE))
     } else if request.uri().path() == S::ABOUT.path {
         (
@@ -189,19 +196,29 @@ async fn authorize<S: HttpService, B>(
     request: &Request<B>,
 ) -> Result<Option<Principal>, Problem> {
     let access = S::access(route);
-    let Access::AnyScope(wanted) = access else {
+    if access == Access::Public {
         return Ok(None);
-    };
+    }
     let authorization = request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
+    caller_with(service, access, authorization).await.map(Some)
+}
+
+/// The caller an `Authorization` header value proves, if it has `access`; the 401, 403 or 503
+/// that refuses it otherwise.
+async fn caller_with<S: HttpService>(
+    service: &S,
+    access: Access,
+    authorization: Option<&str>,
+) -> Result<Principal, Problem> {
     let caller = service.authenticate(authorization).await?;
     if !caller.may(access) {
-        let scope = wanted.first().copied().unwrap_or_default();
+        let scope = access.first_scope().unwrap_or_default();
         return Err(Problem::from(Rejection::InsufficientScope(scope)));
     }
-    Ok(Some(caller))
+    Ok(caller)
 }
 
 /// Calls the route, first counting the request if the route is metered: over the quota it is
@@ -238,11 +255,27 @@ fn is_health_path(path: &str, service: &str) -> bool {
     path.strip_prefix("/health/") == Some(service)
 }
 
-async fn health_report<S: HttpService>(service: &S, method: &Method) -> Answer {
-    if method != Method::GET {
+async fn health_report<S: HttpService, B>(service: &S, request: &Request<B>) -> Answer {
+    if request.method() != Method::GET {
         return Err(Problem::method_not_allowed(Method::GET.to_string()));
     }
-    let (checks, details) = futures::join!(service.health_checks(), service.health_details());
+    let authorization = request.headers().get(http::header::AUTHORIZATION);
+    let with_details = match (S::HEALTH_DETAILS, authorization) {
+        (Access::Public, _) => true,
+        (_, None) => false,
+        (access, Some(authorization)) => {
+            caller_with(service, access, authorization.to_str().ok()).await?;
+            true
+        }
+    };
+    let details = async {
+        if with_details {
+            service.health_details().await
+        } else {
+            serde_json::Map::new()
+        }
+    };
+    let (checks, details) = futures::join!(service.health_checks(), details);
     Ok(health::report(S::NAME, &checks, details))
 }
 
