@@ -26,14 +26,33 @@ pub struct Pipeline {
     pub listeners: RedisListeners,
 }
 
-/// The HTTP app's settings: where the event log is.
-fn http_variables(redis: &RedisServer) -> HashMap<String, String> {
-    [("events_redis_url".to_owned(), redis.url())].into()
+/// A Redis server with the system's ACL users (`deploy/valkey/users.acl.template`), so every
+/// event test also proves that each client's user allows what it does.
+pub fn redis_with_users() -> RedisServer {
+    RedisServer::start_with_users(&common::repo_root().join("deploy/valkey/users.acl.template"))
 }
 
-/// The consumer's settings: the same log, and a short takeover time.
+/// Where the event log is, and the ACL user a component reaches it as.
+fn log_variables(redis: &RedisServer, user: &str) -> HashMap<String, String> {
+    [
+        ("events_redis_url".to_owned(), redis.address()),
+        ("events_redis_user".to_owned(), user.to_owned()),
+        (
+            "events_redis_password".to_owned(),
+            RedisServer::password(user),
+        ),
+    ]
+    .into()
+}
+
+/// The HTTP app's settings: the event log, as user `rating`.
+fn http_variables(redis: &RedisServer) -> HashMap<String, String> {
+    log_variables(redis, "rating")
+}
+
+/// The consumer's settings: the same log as user `rating-ingest`, and a short takeover time.
 fn consumer_variables(redis: &RedisServer) -> HashMap<String, String> {
-    let mut variables = http_variables(redis);
+    let mut variables = log_variables(redis, "rating-ingest");
     variables.insert("events_claim_idle_ms".to_owned(), CLAIM_IDLE_MS.to_owned());
     variables
 }
@@ -53,7 +72,7 @@ pub async fn start_consumer(redis: &RedisServer, root: &std::path::Path) -> (App
 }
 
 pub async fn pipeline() -> Pipeline {
-    let redis = RedisServer::start();
+    let redis = redis_with_users();
     let root = tempfile::tempdir().expect("temp dir");
     let options = AppOptions {
         variables: http_variables(&redis),
@@ -158,7 +177,7 @@ async fn the_books_file_is_ingested_end_to_end_and_a_second_run_changes_nothing(
     let p = pipeline().await;
     let file = common::repo_root().join("tools/ratingingester/ratingsdata.json");
     let events = ratingingester::read_events(&std::fs::read(&file).unwrap()).unwrap();
-    let published = ratingingester::publish(&p.redis.url(), &events, 2).unwrap();
+    let published = ratingingester::publish(&p.redis.url_as("rating"), &events, 2).unwrap();
     assert_eq!(published, 5, "events published from the book's file");
     p.drained().await;
     let aggregates = json!([p.aggregate("1", "1").await, p.aggregate("1", "2").await]);
@@ -168,7 +187,7 @@ async fn the_books_file_is_ingested_end_to_end_and_a_second_run_changes_nothing(
         "records 1 and 2 of type 1 after the book's file (107's rating of 2 deleted)"
     );
     let applied = p.health().await["lastApplied"]["appliedTotal"].clone();
-    ratingingester::publish(&p.redis.url(), &events, 500).unwrap();
+    ratingingester::publish(&p.redis.url_as("rating"), &events, 500).unwrap();
     p.drained().await;
     assert_eq!(
         (

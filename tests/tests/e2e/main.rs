@@ -14,6 +14,7 @@ mod contract;
 mod cost;
 mod deployment;
 mod durability;
+mod event_acl;
 mod events;
 mod grpc;
 mod host;

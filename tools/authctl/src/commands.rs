@@ -9,6 +9,7 @@ use std::collections::HashMap;
 pub const USAGE: &str = "usage:
   authctl keygen
   authctl public-key                      (reads SPIN_VARIABLE_AUTH_SIGNING_KEY)
+  authctl jwks [--previous \"PK,...\"]       (reads SPIN_VARIABLE_AUTH_SIGNING_KEY)
   authctl register --id ID --scopes \"S ...\" [--db .spin/auth.db] [--secret SECRET]
   authctl token --sub SUBJECT --scopes \"S ...\" [--lifetime-s 300]
                 [--issuer movie-system-auth] [--audience movie-system]
@@ -26,6 +27,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
     match command.as_str() {
         "keygen" => Ok(keygen(random()?)),
         "public-key" => public_key(&signing_key_from_env()?),
+        "jwks" => jwks(&options, &signing_key_from_env()?),
         "register" => register(&options, random()?, random16()?),
         "token" => token(&options, &signing_key_from_env()?, random16()?),
         other => Err(format!("unknown command {other:?}")),
@@ -95,6 +97,16 @@ pub fn public_key(key: &str) -> Result<String, String> {
         "{}\n",
         encode_base64url(signer.public_key().as_ref())
     ))
+}
+
+/// The JWKS auth publishes for `key` and the `--previous` public keys (comma-separated, as
+/// `auth_previous_public_keys`): what a split deployment pins in `jwt_jwks`, so metadata and
+/// rating verify tokens without fetching keys across the network.
+pub fn jwks(options: &Options, key: &str) -> Result<String, String> {
+    let signer = Signer::parse(key).map_err(|error| error.to_string())?;
+    let previous = auth::keyring::parse_public_keys(options.get("previous").unwrap_or_default())?;
+    let keys = service_kit::auth::KeySet::new(std::iter::once(signer.public_key()).chain(previous));
+    Ok(format!("{}\n", keys.to_jwks()))
 }
 
 /// Registers `--id` with `--scopes` and `--secret` (or a new random one) in `--db`.
@@ -242,6 +254,21 @@ mod tests {
             secret,
         ];
         register(&options(&args), [0; 32], [1; 16])
+    }
+
+    #[test]
+    fn the_jwks_holds_the_signing_key_and_the_previous_ones_by_their_ids() {
+        let old = Signer::from_seed([2; 32]);
+        let previous = encode_base64url(old.public_key().as_ref());
+        let printed = jwks(
+            &options(&["--previous", &previous]),
+            &encode_base64url(&[1; 32]),
+        )
+        .unwrap();
+        let keys = service_kit::auth::KeySet::parse(printed.as_bytes()).unwrap();
+        for signer in [Signer::from_seed([1; 32]), old] {
+            assert!(keys.get(signer.kid()).is_some(), "key {}", signer.kid());
+        }
     }
 
     #[test]

@@ -21,9 +21,58 @@ use service_kit::instance::variable;
 /// Most events one `POST /ratings/events` may carry (the body is also capped at 64 KiB).
 pub const MAX_EVENTS_PER_REQUEST: usize = 500;
 
-/// The event log's address (`redis://host:port`), from the component's `redis_url`.
+/// The event log's address: the component's `redis_url` (`redis://host:port`, what
+/// `allowed_outbound_hosts` names), with `redis_user` and `redis_password` in it when they are
+/// set (a Valkey ACL user: README "Security").
 pub async fn redis_address() -> Result<String, String> {
-    variable("redis_url").await
+    let (url, user, password) = futures::join!(
+        variable("redis_url"),
+        variable("redis_user"),
+        variable("redis_password"),
+    );
+    with_credentials(&url?, &user?, &password?)
+}
+
+/// `url` with `user` and `password` as its userinfo, each percent-encoded; `url` itself when
+/// both are empty. Spin checks `allowed_outbound_hosts` against the host and port alone, so the
+/// credentials never need to be in the manifest; a `url` that already carries some is refused,
+/// since they would end up in an allowed-hosts entry, which Spin cannot parse.
+pub fn with_credentials(url: &str, user: &str, password: &str) -> Result<String, String> {
+    if user.is_empty() && password.is_empty() {
+        return Ok(url.to_owned());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "variable redis_url = {url:?} is not a redis:// URL"
+        ));
+    };
+    if rest
+        .split('/')
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        return Err(
+            "variable redis_url carries credentials: give them in redis_user and redis_password"
+                .to_owned(),
+        );
+    }
+    Ok(format!(
+        "{scheme}://{}:{}@{rest}",
+        percent_encoded(user),
+        percent_encoded(password)
+    ))
+}
+
+/// Every byte but RFC 3986's unreserved characters as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 /// The consumer's settings, from its variables (`events_batch_size`, `events_claim_idle_ms`,
@@ -46,4 +95,34 @@ pub async fn settings() -> Result<Settings, String> {
         max_deliveries: number("events_max_deliveries", 1, 100).await?,
         ..Settings::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_credentials_the_address_is_the_url() {
+        assert_eq!(
+            with_credentials("redis://valkey:6379", "", ""),
+            Ok("redis://valkey:6379".to_owned())
+        );
+    }
+
+    #[test]
+    fn credentials_go_into_the_userinfo_percent_encoded() {
+        assert_eq!(
+            with_credentials("redis://valkey:6379", "rating", "p@ss:w/rd"),
+            Ok("redis://rating:p%40ss%3Aw%2Frd@valkey:6379".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_url_that_already_carries_credentials_is_refused() {
+        let refused = with_credentials("redis://a:b@valkey:6379", "rating", "x").unwrap_err();
+        assert!(
+            !refused.contains("a:b"),
+            "the message shows the secret: {refused}"
+        );
+    }
 }
