@@ -55,6 +55,11 @@ pub struct ComponentStats {
     pub trap_at_sqlite_statement: AtomicUsize,
     /// The component's open SQLite connections, whose settings a test may read.
     pub sqlite_connections: OpenConnections,
+    /// The most statements that were ever in flight on one guest connection at once. Spin's
+    /// local backend runs them one after another, but its `libsql` backend cannot: a libSQL
+    /// connection is one Hrana stream, and statements interleaved on it wedged the server
+    /// under Spin 4.1 (`docs/storage.md`). So the components keep it at 1, and tests check.
+    pub max_statements_per_connection: AtomicUsize,
     /// The largest linear memory any instance of the component grew to, in bytes (a Wasm
     /// memory never shrinks, so this is the most an instance ever held at once).
     pub peak_memory_bytes: AtomicUsize,
@@ -94,6 +99,10 @@ impl ComponentStats {
 
     pub fn sqlite_statements(&self) -> usize {
         self.sqlite_statements.load(Ordering::SeqCst)
+    }
+
+    pub fn max_statements_per_connection(&self) -> usize {
+        self.max_statements_per_connection.load(Ordering::SeqCst)
     }
 
     pub fn key_value_opens(&self) -> usize {

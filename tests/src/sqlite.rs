@@ -33,6 +33,8 @@ pub struct GuestConnection {
     opened: OnceLock<Arc<OpenFile>>,
     /// The component's count of open files, which this connection's file joins.
     files: Arc<AtomicUsize>,
+    /// Statements of this connection started and not yet finished.
+    in_flight: AtomicUsize,
 }
 
 /// A SQLite connection to a database file, counted among its component's open files until it
@@ -61,6 +63,15 @@ impl Drop for Counted {
     }
 }
 
+/// Ends a statement's time in flight on its connection, however the statement ends.
+struct InFlight(Arc<GuestConnection>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The resource behind a guest's `connection` handle.
 pub struct ConnectionHandle {
     connection: Arc<GuestConnection>,
@@ -83,6 +94,7 @@ impl GuestConnection {
             path,
             opened: OnceLock::new(),
             files,
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -347,11 +359,18 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
             Error,
         >,
     > {
-        let (connection, pause) = accessor.with(|mut access| {
+        let (connection, pause, stats) = accessor.with(|mut access| {
             let view = access.get();
             let pause = view.state.stats.statement_pause(&statement);
-            view.statement_connection(&handle).map(|c| (c, pause))
+            let stats = Arc::clone(&view.state.stats);
+            view.statement_connection(&handle)
+                .map(|c| (c, pause, stats))
         })?;
+        let overlapping = connection.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats
+            .max_statements_per_connection
+            .fetch_max(overlapping, Ordering::SeqCst);
+        let _finished = InFlight(Arc::clone(&connection));
         if let Some(pause) = pause {
             pause.await;
         }

@@ -1,11 +1,15 @@
-//! One SQLite connection per component instance, set up and migrated on first use.
+//! The SQLite connections of a component instance, set up and migrated on first use.
 //!
 //! Spin reuses an instance for many requests, some at once (`docs/spin-facts.md`, "Instances
 //! and state"), and a connection kept across them doubles read throughput over opening one per
-//! request. The connection is only a cache: when the instance goes, so does it, and the next
-//! instance opens one, sets what SQLite keeps per connection (no busy timeout, the database's
-//! [`Synchronous`] level) and checks the file's schema version and journal mode (one statement
-//! when nothing is to be done).
+//! request. Each statement runs on a connection no other statement is using at the time (one
+//! kept connection while requests come one by one, more while they overlap): Spin's `libsql`
+//! backend cannot carry interleaved statements on one connection ([`SharedConnection`]). The
+//! connections are only a cache: when the instance goes, so do they, and the next instance
+//! opens one, sets what SQLite keeps per connection (no busy timeout, the database's
+//! [`Synchronous`] level; not again once the database refused them, as libSQL does) and
+//! checks the file's schema version and journal mode (one statement when nothing is to be
+//! done; once per instance).
 //!
 //! Writers on different connections, one per instance, queue on the database's write lock. So
 //! a write holds the lock as briefly as it can: in write-ahead-log mode a reader never blocks a
@@ -15,10 +19,10 @@
 //! after [`LockWaits`] of its own, a fraction of a millisecond at first (`docs/storage.md` has
 //! the figures and what each synchronous level keeps on power loss).
 //!
-//! Interleaved requests share the connection, so requests must never spread a transaction over
-//! several statements on it: each write is a single statement (triggers keep derived rows in the
-//! same implicit transaction, and a statement that writes takes the write lock before it reads,
-//! as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN` on it, while no request can see
+//! A kept connection serves one request's statement, then another's, so requests must never
+//! spread a transaction over several statements on it: each write is a single statement
+//! (triggers keep derived rows in the same implicit transaction, and a statement that writes
+//! takes the write lock before it reads, as `BEGIN IMMEDIATE` would). Only the migration uses `BEGIN` on it, while no request can see
 //! the connection yet, and nothing but the database is awaited inside it. Work that needs a
 //! transaction of several statements (an export's snapshot, a fenced chunk of a job) opens a
 //! connection of its own: [`Dedicated`].
@@ -162,8 +166,10 @@ impl Dedicated {
     }
 
     async fn open(database: &'static Database) -> Result<Self, StorageFailure> {
+        let shared = for_instance(database);
         let connection = Connection::open(database.label).await?;
-        prepare(&connection, database).await?;
+        let learned = prepare(&connection, database, shared.known.get()).await?;
+        shared.known.set(learned);
         Ok(Self { connection })
     }
 
@@ -284,51 +290,76 @@ impl Leases for SharedConnection {
     }
 }
 
-/// The per-instance connection to one database, opened lazily.
+/// The instance's connections to one database, opened lazily and kept for later requests.
+///
+/// A connection carries one statement at a time: a statement takes an idle connection, or
+/// opens one when every kept connection is busy, and gives it back when its rows are read.
+/// Spin's `libsql` backend requires it: a guest connection there is one libSQL connection
+/// (one Hrana stream on the server), and statements of concurrent requests interleaved on it
+/// wedged the stream, and with it the database: under Spin 4.1 with `sqld` 0.24, 16
+/// concurrent rating writes on one instance stopped every later statement, a plain read sent
+/// straight to the server included, until the server was killed (`docs/storage.md`). Requests
+/// never wait for one another's connection (no async mutex: a guest task waiting on another
+/// traps the instance); at most Spin's 16 concurrent requests per instance means at most 16
+/// connections, the idle ones kept for the next requests.
 pub struct SharedConnection {
     database: &'static Database,
-    connection: RefCell<Option<Rc<Connection>>>,
+    idle: RefCell<Vec<Connection>>,
+    /// What this instance learned about the database from its first connection.
+    known: Cell<Known>,
     /// Whether this instance has dropped the rate-limit rows of clients gone quiet.
     forgot_old_clients: Cell<bool>,
 }
+
+/// What an instance learns about its database once, so that later connections skip it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Known {
+    /// The schema is migrated and the journal mode checked.
+    schema_checked: bool,
+    /// The database refuses per-connection settings (a remote libSQL server answers
+    /// "unsupported statement" to `PRAGMA busy_timeout` and `PRAGMA synchronous`): they are not
+    /// sent again on this instance.
+    settings_refused: bool,
+}
+
+/// Idle connections kept per instance and database: Spin's most concurrent requests on one
+/// instance.
+const MAX_IDLE_CONNECTIONS: usize = 16;
 
 impl SharedConnection {
     pub fn new(database: &'static Database) -> Self {
         Self {
             database,
-            connection: RefCell::new(None),
+            idle: RefCell::new(Vec::new()),
+            known: Cell::new(Known::default()),
             forgot_old_clients: Cell::new(false),
         }
     }
 
-    /// The open, set up and migrated connection.
-    ///
-    /// Requests that arrive together on a cold instance each open a connection; the first to
-    /// finish is kept and the others are dropped after their request. They must not wait for
-    /// one another instead: a guest task that sleeps on another Rust task (an async mutex)
-    /// traps the instance under wit-bindgen's default features. Concurrent migrations are
-    /// safe, see [`migrate`].
-    pub async fn get(&self) -> Result<Rc<Connection>, StorageFailure> {
-        if let Some(connection) = self.cached() {
-            return Ok(connection);
+    /// An idle connection, or a new one, set up and (on the instance's first) migrated.
+    /// Requests that arrive together on a cold instance each open one; concurrent migrations
+    /// are safe, see [`migrate`].
+    async fn take(&self) -> Result<Connection, StorageFailure> {
+        if let Some(idle) = self.idle.borrow_mut().pop() {
+            return Ok(idle);
         }
-        let connection = Rc::new(Connection::open(self.database.label).await?);
-        prepare(&connection, self.database).await?;
-        if let Some(winner) = self.cached() {
-            return Ok(winner);
-        }
-        self.connection.replace(Some(Rc::clone(&connection)));
+        self.open().await
+    }
+
+    /// A new connection to the database, set up as this instance knows it needs.
+    async fn open(&self) -> Result<Connection, StorageFailure> {
+        let connection = Connection::open(self.database.label).await?;
+        let learned = prepare(&connection, self.database, self.known.get()).await?;
+        self.known.set(learned);
         Ok(connection)
     }
 
-    /// Drops the cached connection, so the next request opens a fresh one. Called when the
-    /// host reports the handle invalid.
-    pub fn forget(&self) {
-        self.connection.replace(None);
-    }
-
-    fn cached(&self) -> Option<Rc<Connection>> {
-        self.connection.borrow().clone()
+    /// Keeps a connection whose statement has finished for the next one.
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.idle.borrow_mut();
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(connection);
+        }
     }
 
     /// Runs an upsert whose statement ends in `RETURNING revision`, where `revision` starts at
@@ -351,21 +382,33 @@ impl SharedConnection {
         })
     }
 
-    /// Runs one statement and collects its rows; forgets the connection if the host says it
-    /// is no longer valid.
+    /// Runs one statement on a connection of its own and collects its rows. The connection
+    /// is kept for the next statement unless the host says it is no longer valid; a statement
+    /// abandoned midway (its request gone) drops its connection with it.
+    ///
+    /// A kept connection the server has closed meanwhile (a libSQL stream expires after
+    /// seconds without a statement) is replaced and the statement run on the new one: the
+    /// server refused it before running it.
     pub async fn query(
         &self,
         sql: &str,
         parameters: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<RowResult>, StorageFailure> {
-        let connection = self.get().await?;
-        match query(&connection, sql, parameters).await {
-            Err(Error::InvalidConnection) => {
-                self.forget();
-                Err(Error::InvalidConnection.into())
-            }
-            other => other.map_err(StorageFailure::from),
+        let parameters: Vec<Value> = parameters.into_iter().collect();
+        let mut connection = self.take().await?;
+        let mut outcome = query(&connection, sql, parameters.clone()).await;
+        if outcome.as_ref().is_err_and(is_closed_by_server) {
+            connection = self.open().await?;
+            outcome = query(&connection, sql, parameters).await;
         }
+        let usable = match &outcome {
+            Err(error) => !matches!(error, Error::InvalidConnection) && !is_closed_by_server(error),
+            Ok(_) => true,
+        };
+        if usable {
+            self.give_back(connection);
+        }
+        outcome.map_err(StorageFailure::from)
     }
 }
 
@@ -433,20 +476,38 @@ async fn run(
     connection.execute(sql, parameters).await?.collect().await
 }
 
+/// A connection the server no longer knows: libSQL expires a Hrana stream after some seconds
+/// without a statement (`STREAM_EXPIRED`), and refuses the next statement on it unrun.
+fn is_closed_by_server(error: &Error) -> bool {
+    matches!(error, Error::Io(message) if message.contains("STREAM_EXPIRED"))
+}
+
 /// SQLITE_BUSY, as Spin reports it: SQLite's message for the code, since the interface has no
 /// variant for it.
 fn is_locked(error: &Error) -> bool {
     matches!(error, Error::Io(message) if message.contains("database is locked"))
 }
 
-/// Sets up a new connection to `database`: what SQLite keeps per connection, then, when the
-/// file is not yet as the database wants it, its journal mode and pending migrations.
-async fn prepare(connection: &Connection, database: &Database) -> Result<(), StorageFailure> {
-    // A locked database is waited for by `query`, not by SQLite's busy handler.
-    apply_setting(connection, database, "PRAGMA busy_timeout = 0").await?;
-    // PRAGMA takes no parameters; the level is our own integer.
-    let synchronous = format!("PRAGMA synchronous = {}", database.synchronous.level());
-    apply_setting(connection, database, &synchronous).await?;
+/// Sets up a new connection to `database`: what SQLite keeps per connection (unless the
+/// instance learned that the database refuses it), then, on the instance's first connection,
+/// the file's journal mode and pending migrations. Returns what the instance now knows.
+async fn prepare(
+    connection: &Connection,
+    database: &Database,
+    known: Known,
+) -> Result<Known, StorageFailure> {
+    let mut known = known;
+    if !known.settings_refused {
+        // A locked database is waited for by `query`, not by SQLite's busy handler.
+        let busy = apply_setting(connection, database, "PRAGMA busy_timeout = 0").await?;
+        // PRAGMA takes no parameters; the level is our own integer.
+        let synchronous = format!("PRAGMA synchronous = {}", database.synchronous.level());
+        let level = apply_setting(connection, database, &synchronous).await?;
+        known.settings_refused = busy.is_none() && level.is_none();
+    }
+    if known.schema_checked {
+        return Ok(known);
+    }
     let state = FileState::read(connection).await?;
     if state.journal_mode != database.journal_mode.name() {
         set_journal_mode(connection, database).await?;
@@ -455,7 +516,8 @@ async fn prepare(connection: &Connection, database: &Database) -> Result<(), Sto
     if state.user_version < latest {
         migrate(connection, database.migrations).await?;
     }
-    Ok(())
+    known.schema_checked = true;
+    Ok(known)
 }
 
 /// Runs a setting's PRAGMA and returns its rows, or `None` when the database refuses it: a

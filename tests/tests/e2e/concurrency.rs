@@ -10,8 +10,9 @@ use spin_test_host::{AppOptions, InstanceLimits};
 const USERS: usize = 48;
 
 /// 48 users rate `m1` at once, each twice (the second a replacement) and each then reads the
-/// movie, composed afresh; returns the aggregate and how many rating instances served it all.
-async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize) {
+/// movie, composed afresh; returns the aggregate, how many rating instances served it all,
+/// and the most statements any connection of rating, metadata or movie carried at once.
+async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize, usize) {
     // Correctness under concurrency, not deadlines: with a fresh instance per request and 48
     // views at once on two cores, a chained call can take longer than the default 250 ms.
     let variables = [
@@ -61,7 +62,13 @@ async fn concurrent_ratings(limits: InstanceLimits) -> (serde_json::Value, usize
         .stats("rating")
         .map(|s| s.instantiated())
         .unwrap_or_default();
-    (aggregate, instances)
+    let per_connection = ["rating", "metadata", "movie"]
+        .into_iter()
+        .filter_map(|component| app.stats(component))
+        .map(|stats| stats.max_statements_per_connection())
+        .max()
+        .unwrap_or_default();
+    (aggregate, instances, per_connection)
 }
 
 /// 48 users rate 1..5 in turn: ten each of 1, 2, 3, and nine each of 4, 5.
@@ -71,7 +78,7 @@ fn expected_aggregate() -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_ratings_on_shared_instances_give_the_exact_aggregate() {
-    let (aggregate, instances) = concurrent_ratings(InstanceLimits::default()).await;
+    let (aggregate, instances, _) = concurrent_ratings(InstanceLimits::default()).await;
     assert!(
         instances < 2 * USERS,
         "precondition: Spin's reuse shares instances ({instances} for {} writes)",
@@ -82,11 +89,30 @@ async fn concurrent_ratings_on_shared_instances_give_the_exact_aggregate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_ratings_on_fresh_instances_give_the_exact_aggregate() {
-    let (aggregate, instances) = concurrent_ratings(InstanceLimits::NO_REUSE).await;
+    let (aggregate, instances, _) = concurrent_ratings(InstanceLimits::NO_REUSE).await;
     assert!(
         instances >= 3 * USERS,
         "precondition: one instance per request ({instances} for {} rating requests)",
         3 * USERS
     );
     assert_eq!(aggregate, expected_aggregate(), "GET /ratings/movie/m1");
+}
+
+/// Each statement runs on a connection no other statement is using at the time, however many
+/// requests share an instance: Spin's `libsql` backend cannot carry interleaved statements on
+/// one connection (16 concurrent writes on one instance wedged `sqld` under Spin 4.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_connection_carries_two_statements_at_once_on_shared_instances() {
+    let (aggregate, instances, per_connection) =
+        concurrent_ratings(InstanceLimits::default()).await;
+    assert!(
+        instances < 2 * USERS,
+        "precondition: Spin's reuse shares instances ({instances} for {} writes)",
+        2 * USERS
+    );
+    assert_eq!(aggregate, expected_aggregate(), "GET /ratings/movie/m1");
+    assert_eq!(
+        per_connection, 1,
+        "the most statements in flight on one connection at once"
+    );
 }

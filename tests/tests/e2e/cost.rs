@@ -415,8 +415,9 @@ async fn an_import_is_one_statement_per_500_lines_and_three_to_apply_them() {
 }
 
 /// The rate limit's count on the shared connection; then a connection of the export's own:
-/// its three set-up statements, `BEGIN` and the read that takes the snapshot, and one
-/// statement per page of 500 (the last page, shorter, ends it).
+/// its two per-connection settings (the instance checked the schema already), `BEGIN` and the
+/// read that takes the snapshot, and one statement per page of 500 (the last page, shorter,
+/// ends it).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_opens_one_connection_and_reads_one_statement_per_page() {
     let app = common::movie_system();
@@ -433,16 +434,17 @@ async fn an_export_opens_one_connection_and_reads_one_statement_per_page() {
             metadata.sqlite_statements() - statements,
             metadata.sqlite_opens() - opens
         ),
-        (1 + 3 + 2 + 3, 1),
+        (1 + 2 + 2 + 3, 1),
         "statements and opens of an export of 1,200 movies"
     );
 }
 
 /// Acquiring and releasing the lease (one statement each, shared connection); per chunk, a
-/// connection of its own: three set-up statements, `BEGIN IMMEDIATE`, the chunk's records,
-/// the repair, the orphans, the fenced write of the lease row and `COMMIT`.
+/// connection of its own: its two per-connection settings (the instance checked the schema
+/// already), `BEGIN IMMEDIATE`, the chunk's records, the repair, the orphans, the fenced write
+/// of the lease row and `COMMIT`.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_reconciliation_chunk_is_one_connection_and_nine_statements() {
+async fn a_reconciliation_chunk_is_one_connection_and_eight_statements() {
     let app = common::movie_system();
     for record in ["r1", "r2", "r3"] {
         let path = format!("/ratings/movie/{record}/users/u1");
@@ -462,7 +464,7 @@ async fn a_reconciliation_chunk_is_one_connection_and_nine_statements() {
             rating.sqlite_statements() - statements,
             rating.sqlite_opens() - opens
         ),
-        (1 + 2 * 9 + 1, 2),
+        (1 + 2 * 8 + 1, 2),
         "statements and opens of a run of two chunks"
     );
 }
