@@ -290,12 +290,32 @@ fn every_spinapp_has_only_spin_operator_fields_and_names_what_spin_toml_declares
                 .collect()
         };
         for check in CHECKS {
-            let probe = &spec["checks"][*check];
-            assert_fields(&what, probe, PROBE);
-            let path = probe["httpGet"]["path"].as_str().unwrap_or_default();
-            assert!(
-                served.iter().any(|route| route.as_str() == path),
-                "{what}: the {check} probe {path:?} is not a route of its components: {served:?}"
+            assert_fields(&what, &spec["checks"][*check], PROBE);
+        }
+        // Readiness asks the components' deep health (their stores); liveness only whether
+        // Spin answers, so that a database blip takes pods out of rotation without
+        // restarting them.
+        let path = |check: &str| {
+            spec["checks"][check]["httpGet"]["path"]
+                .as_str()
+                .unwrap_or_default()
+        };
+        let readiness = path("readiness");
+        assert!(
+            readiness.starts_with("/health/")
+                && served.iter().any(|route| route.as_str() == readiness),
+            "{what}: the readiness probe {readiness:?} is not a health route of its components: {served:?}"
+        );
+        assert_eq!(
+            path("liveness"),
+            "/.well-known/spin/health",
+            "{what}: the liveness probe is not Spin's own health path"
+        );
+        for label in keys(&doc["metadata"]["labels"]) {
+            assert_eq!(
+                spec["podLabels"][label.as_str()],
+                doc["metadata"]["labels"][label.as_str()],
+                "{what}: podLabels must carry label {label} (spin-operator copies only them onto pods)"
             );
         }
         assert_fields(&what, &spec["resources"], RESOURCES);

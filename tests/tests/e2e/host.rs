@@ -126,6 +126,33 @@ async fn an_unrouted_path_is_404_with_an_empty_body() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn spins_own_health_path_answers_ok_without_running_a_component() {
+    let p = probe_alone();
+    let before = p.app.stats("probe").map(|s| s.instantiated());
+    let health = get(&p.app, "/.well-known/spin/health").await;
+    assert_eq!(
+        (
+            health.status,
+            health.body.as_ref(),
+            health.header("content-length")
+        ),
+        (StatusCode::OK, b"OK".as_slice(), Some("2")),
+        "GET /.well-known/spin/health"
+    );
+    assert_eq!(
+        p.app.stats("probe").map(|s| s.instantiated()),
+        before,
+        "no instance ran"
+    );
+    let other = get(&p.app, "/.well-known/spin/nothing").await;
+    assert_eq!(
+        other.status,
+        StatusCode::NOT_FOUND,
+        "another path of Spin's own"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn granted_stores_open() {
     let p = probe_alone();
     assert_eq!(

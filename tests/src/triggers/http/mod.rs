@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use pool::{HttpInstances, InstanceLimits};
 use routing::{RouteMatch, Router};
 use std::collections::{BTreeMap, HashMap};
@@ -111,6 +111,15 @@ impl HttpTrigger {
         request: Request<RequestBody>,
         client: SocketAddr,
     ) -> Response<HostBody> {
+        // Spin answers its own paths before routing: `health` is 200 `OK` (a liveness probe
+        // that runs no component), anything else there 404. (`info`, the app's name and
+        // version, is not copied: nothing here relies on it.)
+        if let Some(own) = request.uri().path().strip_prefix(SPIN_OWN_PREFIX) {
+            return match own {
+                "health" => ok_text("OK"),
+                _ => empty(StatusCode::NOT_FOUND),
+            };
+        }
         let Some(route) = self.router.route(request.uri().path()) else {
             return empty(StatusCode::NOT_FOUND);
         };
@@ -169,6 +178,22 @@ impl HttpTrigger {
             }
         }
     }
+}
+
+/// The paths Spin serves itself, whatever the app's routes.
+pub const SPIN_OWN_PREFIX: &str = "/.well-known/spin/";
+
+/// A 200 with a short text body and its length, as Spin answers its health path.
+fn ok_text(text: &'static str) -> Response<HostBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    response
 }
 
 /// A response with no body and `content-length: 0`, as Spin sends for 404 and 500.
