@@ -326,6 +326,14 @@ struct Known {
 /// instance.
 const MAX_IDLE_CONNECTIONS: usize = 16;
 
+/// How long a request waits for one statement on the shared connections before it answers
+/// 503: a little longer than a statement waits for another writer's lock ([`LockWaits`], 5 s),
+/// so a local database's lock waits keep their own answer. It bounds what the lock waits
+/// cannot: a statement the server does not answer (a libSQL server under write contention on
+/// one row was seen to hold statements for 10 to 20 s). Such a statement may still be applied
+/// after the request gave up on it; every write route is idempotent, so trying again is safe.
+pub const STATEMENT_BUDGET: Duration = Duration::from_secs(6);
+
 impl SharedConnection {
     pub fn new(database: &'static Database) -> Self {
         Self {
@@ -396,10 +404,10 @@ impl SharedConnection {
     ) -> Result<Vec<RowResult>, StorageFailure> {
         let parameters: Vec<Value> = parameters.into_iter().collect();
         let mut connection = self.take().await?;
-        let mut outcome = query(&connection, sql, parameters.clone()).await;
+        let mut outcome = within_budget(query(&connection, sql, parameters.clone())).await?;
         if outcome.as_ref().is_err_and(is_closed_by_server) {
             connection = self.open().await?;
-            outcome = query(&connection, sql, parameters).await;
+            outcome = within_budget(query(&connection, sql, parameters)).await?;
         }
         let usable = match &outcome {
             Err(error) => !matches!(error, Error::InvalidConnection) && !is_closed_by_server(error),
@@ -474,6 +482,22 @@ async fn run(
     parameters: Vec<Value>,
 ) -> Result<Vec<RowResult>, Error> {
     connection.execute(sql, parameters).await?.collect().await
+}
+
+/// `statement`'s outcome, or a busy failure once it has taken [`STATEMENT_BUDGET`]. The
+/// unfinished statement is dropped, and with it (by the caller) its connection, which no later
+/// statement may use while the server may still be running this one.
+async fn within_budget<T>(
+    statement: impl std::future::Future<Output = T>,
+) -> Result<T, StorageFailure> {
+    crate::deadline::within(spin_sdk::time::sleep(STATEMENT_BUDGET), statement)
+        .await
+        .map_err(|_| {
+            StorageFailure::Busy(format!(
+                "sqlite: no answer within {} s",
+                STATEMENT_BUDGET.as_secs()
+            ))
+        })
 }
 
 /// A connection the server no longer knows: libSQL expires a Hrana stream after some seconds

@@ -17,8 +17,9 @@ pub enum StorageFailure {
     /// The store failed or holds something we cannot read: our fault.
     #[error("storage failed: {0}")]
     Broken(String),
-    /// Other writers kept the store locked for as long as a request waits for it: nothing was
-    /// done, and the same request may succeed a moment later.
+    /// Other writers kept the store locked for as long as a request waits for it (nothing was
+    /// done), or the store gave no answer in time (what was asked may yet be done): either
+    /// way the same idempotent request may succeed a moment later.
     #[error("storage busy: {0}")]
     Busy(String),
 }

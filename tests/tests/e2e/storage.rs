@@ -279,3 +279,50 @@ async fn a_write_that_finds_the_database_locked_for_five_seconds_is_a_503_that_s
         "ratings of m1 after the refused write"
     );
 }
+
+/// A statement the database does not answer (a libSQL server under write contention on one
+/// row was seen to hold statements for 10 to 20 s) ends its request with a 503 and
+/// `Retry-After` once the statement budget (6 s) is spent, instead of hanging; the next
+/// request runs on another connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_without_an_answer_is_a_503_once_its_budget_is_spent() {
+    let app = common::movie_system();
+    let rating = app.stats("rating").expect("rating");
+    let pause = rating.pause_statement("INSERT INTO ratings (", 1);
+    let started = std::time::Instant::now();
+    let stalled = app
+        .request(
+            Method::PUT,
+            "/ratings/movie/m1/users/u1",
+            Some(json!({"value": 3})),
+        )
+        .await
+        .expect("the app answers");
+    let took = started.elapsed();
+    common::assert_problem(
+        &stalled,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "PUT whose statement gets no answer",
+    );
+    assert!(
+        stalled.header("retry-after").is_some()
+            && took >= Duration::from_secs(6)
+            && took < Duration::from_secs(9),
+        "503 with Retry-After after the 6 s budget, not {took:?}"
+    );
+    let _ = pause.release.send(());
+    let next = app
+        .request(
+            Method::PUT,
+            "/ratings/movie/m1/users/u2",
+            Some(json!({"value": 4})),
+        )
+        .await
+        .expect("the app answers");
+    assert_eq!(
+        next.status,
+        StatusCode::CREATED,
+        "the next PUT: {}",
+        next.json()
+    );
+}
