@@ -165,11 +165,10 @@ impl Dedicated {
         Ok(dedicated)
     }
 
+    /// A new connection, set up as the instance's shared connections are (and teaching them
+    /// what it learns about the database).
     async fn open(database: &'static Database) -> Result<Self, StorageFailure> {
-        let shared = for_instance(database);
-        let connection = Connection::open(database.label).await?;
-        let learned = prepare(&connection, database, shared.known.get()).await?;
-        shared.known.set(learned);
+        let connection = for_instance(database).open().await?;
         Ok(Self { connection })
     }
 

@@ -16,6 +16,7 @@ pub mod log;
 pub mod stream;
 
 use consumer::Settings;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use service_kit::instance::variable;
 
 /// Most events one `POST /ratings/events` may carry (the body is also capped at 64 KiB).
@@ -23,14 +24,23 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 500;
 
 /// The event log's address: the component's `redis_url` (`redis://host:port`, what
 /// `allowed_outbound_hosts` names), with `redis_user` and `redis_password` in it when they are
-/// set (a Valkey ACL user: README "Security").
+/// set (a Valkey ACL user: README "Security"). Read once per instance: variables do not change
+/// while an app runs, and each read is a host call.
 pub async fn redis_address() -> Result<String, String> {
+    thread_local! {
+        static ADDRESS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(address) = ADDRESS.with(|cell| cell.borrow().clone()) {
+        return Ok(address);
+    }
     let (url, user, password) = futures::join!(
         variable("redis_url"),
         variable("redis_user"),
         variable("redis_password"),
     );
-    with_credentials(&url?, &user?, &password?)
+    let address = with_credentials(&url?, &user?, &password?)?;
+    ADDRESS.with(|cell| cell.replace(Some(address.clone())));
+    Ok(address)
 }
 
 /// `url` with `user` and `password` as its userinfo, each percent-encoded; `url` itself when
@@ -63,16 +73,14 @@ pub fn with_credentials(url: &str, user: &str, password: &str) -> Result<String,
     ))
 }
 
-/// Every byte but RFC 3986's unreserved characters as `%XX`.
+/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
 fn percent_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(byte).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(text, RESERVED).to_string()
 }
 
 /// The consumer's settings, from its variables (`events_batch_size`, `events_claim_idle_ms`,
