@@ -7,11 +7,10 @@ use crate::key_value::KeyValueBackend;
 use crate::logs::ComponentLog;
 use crate::outbound::{Chain, OutboundHooks};
 use crate::profiler::Sampling;
-use crate::sqlite::OpenConnections;
+use crate::sqlite::{Database, OpenConnections};
 use crate::state::{HostState, MemoryWatch, SpinState};
 use crate::variables::ComponentVariables;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmtime::component::{InstancePre, ResourceTable};
@@ -24,8 +23,8 @@ pub struct ComponentConfig {
     pub id: String,
     /// Granted key-value labels and their backends.
     pub key_value_stores: HashMap<String, Arc<KeyValueBackend>>,
-    /// Granted SQLite labels and their files.
-    pub sqlite_databases: HashMap<String, PathBuf>,
+    /// Granted SQLite labels and where each database lives.
+    pub sqlite_databases: HashMap<String, Database>,
     pub allowed_hosts: AllowedHosts,
     pub variables: ComponentVariables,
 }

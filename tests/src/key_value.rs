@@ -1,17 +1,31 @@
-//! `spin:key-value/key-value@3.0.0` on SQLite files, like Spin's `spin` store type.
+//! `spin:key-value/key-value@3.0.0` on SQLite files, like Spin's `spin` store type, or on a
+//! Redis server, like its `redis` type (`spin-key-value-redis`: one connection manager per
+//! store, opened by the first `open`; `GET`, `SET`, `DEL`, `EXISTS`, and `SCAN` for the keys;
+//! the label is not part of the key, so labels on one server share their keys).
 
 use crate::bindings::key_value::{self, Error};
 use crate::component::ComponentStats;
 use crate::state::{SpinHost, SpinView};
 use anyhow::Context;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
 use rusqlite::OptionalExtension;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
-/// One declared store: a SQLite file shared by every instance, as in Spin.
-pub struct KeyValueBackend {
-    connection: Mutex<rusqlite::Connection>,
+/// One declared store, shared by every instance, as in Spin.
+pub enum KeyValueBackend {
+    File(Mutex<rusqlite::Connection>),
+    Redis {
+        client: redis::Client,
+        connection: tokio::sync::OnceCell<ConnectionManager>,
+    },
+}
+
+/// Spin reports a backend's failure as `Error::Other` with the error's text.
+fn other(error: impl std::fmt::Display) -> Error {
+    Error::Other(error.to_string())
 }
 
 impl KeyValueBackend {
@@ -24,9 +38,27 @@ impl KeyValueBackend {
                 PRIMARY KEY (store, key))",
             [],
         )?;
-        Ok(Arc::new(Self {
-            connection: Mutex::new(connection),
+        Ok(Arc::new(Self::File(Mutex::new(connection))))
+    }
+
+    /// A Redis store; Spin checks the URL at start and connects on the first `open`.
+    pub fn redis(url: &str) -> anyhow::Result<Arc<Self>> {
+        let client = redis::Client::open(url).context("Invalid Redis URL")?;
+        Ok(Arc::new(Self::Redis {
+            client,
+            connection: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    /// Connects a Redis store if it never has; a failure fails the guest's `open`, as in Spin.
+    async fn ready(&self) -> Result<(), Error> {
+        if let Self::Redis { client, connection } = self {
+            connection
+                .get_or_try_init(|| client.get_connection_manager())
+                .await
+                .map_err(other)?;
+        }
+        Ok(())
     }
 
     /// Runs `work` on a blocking thread, as SQLite calls block.
@@ -36,14 +68,113 @@ impl KeyValueBackend {
     ) -> Result<R, Error> {
         let backend = Arc::clone(self);
         let outcome = tokio::task::spawn_blocking(move || {
-            let connection = backend
-                .connection
+            let Self::File(connection) = &*backend else {
+                return Err(Error::Other("not a file store".into()));
+            };
+            let connection = connection
                 .lock()
                 .map_err(|_| Error::Other("store lock poisoned".into()))?;
-            work(&connection).map_err(|e| Error::Other(e.to_string()))
+            work(&connection).map_err(other)
         })
         .await;
-        outcome.unwrap_or_else(|e| Err(Error::Other(e.to_string())))
+        outcome.unwrap_or_else(|e| Err(other(e)))
+    }
+
+    /// The Redis connection of a store `open` connected.
+    fn redis_connection(&self) -> Option<Result<ConnectionManager, Error>> {
+        match self {
+            Self::File(_) => None,
+            Self::Redis { connection, .. } => Some(
+                connection
+                    .get()
+                    .cloned()
+                    .ok_or_else(|| Error::Other("store not connected".into())),
+            ),
+        }
+    }
+
+    async fn get(self: &Arc<Self>, label: String, key: String) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(connection) = self.redis_connection() {
+            return connection?.get(key).await.map_err(other);
+        }
+        self.run(move |c| {
+            c.query_row(
+                "SELECT value FROM spin_key_value WHERE store = ? AND key = ?",
+                [&label, &key],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn set(
+        self: &Arc<Self>,
+        label: String,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        if let Some(connection) = self.redis_connection() {
+            return connection?.set(key, value).await.map_err(other);
+        }
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?, ?, ?)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![label, key, value],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn delete(self: &Arc<Self>, label: String, key: String) -> Result<(), Error> {
+        if let Some(connection) = self.redis_connection() {
+            return connection?.del(key).await.map_err(other);
+        }
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM spin_key_value WHERE store = ? AND key = ?",
+                [&label, &key],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn exists(self: &Arc<Self>, label: String, key: String) -> Result<bool, Error> {
+        if let Some(connection) = self.redis_connection() {
+            return connection?.exists(key).await.map_err(other);
+        }
+        self.run(move |c| {
+            c.query_row(
+                "SELECT 1 FROM spin_key_value WHERE store = ? AND key = ?",
+                [&label, &key],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+        })
+        .await
+    }
+
+    async fn keys(self: &Arc<Self>, label: String) -> Result<Vec<String>, Error> {
+        if let Some(connection) = self.redis_connection() {
+            let mut connection = connection?;
+            let mut scan = connection.scan::<String>().await.map_err(other)?;
+            let mut keys = Vec::new();
+            while let Some(key) = scan.next_item().await {
+                keys.push(key);
+            }
+            return Ok(keys);
+        }
+        self.run(move |c| {
+            let mut statement =
+                c.prepare("SELECT key FROM spin_key_value WHERE store = ? ORDER BY key")?;
+            let rows = statement.query_map([&label], |row| row.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
     }
 }
 
@@ -92,15 +223,24 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         accessor: &Accessor<T, Self>,
         label: String,
     ) -> wasmtime::Result<Result<Resource<StoreHandle>, Error>> {
-        accessor.with(|mut access| {
+        // Spin answers access-denied both for a label not granted and one that does not
+        // exist (`docs/spin-facts.md`); granted labels were checked to exist at load.
+        let backend = accessor.with(|mut access| {
             let view = access.get();
-            // Spin answers access-denied both for a label not granted and one that does not
-            // exist (`docs/spin-facts.md`); granted labels were checked to exist at load.
-            let Some(backend) = view.state.key_value_store(&label) else {
-                return Ok(Err(Error::AccessDenied));
-            };
-            ComponentStats::count(&view.state.stats.key_value_opens);
-            let handle = view.table.push(StoreHandle { label, backend })?;
+            let backend = view.state.key_value_store(&label);
+            if backend.is_some() {
+                ComponentStats::count(&view.state.stats.key_value_opens);
+            }
+            backend
+        });
+        let Some(backend) = backend else {
+            return Ok(Err(Error::AccessDenied));
+        };
+        if let Err(error) = backend.ready().await {
+            return Ok(Err(error));
+        }
+        accessor.with(|mut access| {
+            let handle = access.get().table.push(StoreHandle { label, backend })?;
             Ok(Ok(handle))
         })
     }
@@ -111,16 +251,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let (label, backend) = handle(accessor, &store, Access::Read)?;
-        Ok(backend
-            .run(move |c| {
-                c.query_row(
-                    "SELECT value FROM spin_key_value WHERE store = ? AND key = ?",
-                    [&label, &key],
-                    |row| row.get(0),
-                )
-                .optional()
-            })
-            .await)
+        Ok(backend.get(label, key).await)
     }
 
     async fn set(
@@ -130,16 +261,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = handle(accessor, &store, Access::Write)?;
-        Ok(backend
-            .run(move |c| {
-                c.execute(
-                    "INSERT INTO spin_key_value (store, key, value) VALUES (?, ?, ?)
-                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![label, key, value],
-                )
-                .map(drop)
-            })
-            .await)
+        Ok(backend.set(label, key, value).await)
     }
 
     async fn delete(
@@ -148,15 +270,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = handle(accessor, &store, Access::Write)?;
-        Ok(backend
-            .run(move |c| {
-                c.execute(
-                    "DELETE FROM spin_key_value WHERE store = ? AND key = ?",
-                    [&label, &key],
-                )
-                .map(drop)
-            })
-            .await)
+        Ok(backend.delete(label, key).await)
     }
 
     async fn exists(
@@ -165,17 +279,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         let (label, backend) = handle(accessor, &store, Access::Read)?;
-        Ok(backend
-            .run(move |c| {
-                c.query_row(
-                    "SELECT 1 FROM spin_key_value WHERE store = ? AND key = ?",
-                    [&label, &key],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map(|found| found.is_some())
-            })
-            .await)
+        Ok(backend.exists(label, key).await)
     }
 
     async fn get_keys(
@@ -183,14 +287,7 @@ impl<T> key_value::HostStoreWithStore<T> for SpinHost {
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), Error>>)> {
         let (label, backend) = handle(accessor, &store, Access::Read)?;
-        let keys = backend
-            .run(move |c| {
-                let mut statement =
-                    c.prepare("SELECT key FROM spin_key_value WHERE store = ? ORDER BY key")?;
-                let rows = statement.query_map([&label], |row| row.get::<_, String>(0))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await;
+        let keys = backend.keys(label).await;
         accessor.with(|mut access| {
             let (keys, outcome) = match keys {
                 Ok(keys) => (keys, Ok(())),

@@ -57,6 +57,19 @@ pub fn editor_token() -> String {
 /// with its stores under `storage_root`: the same `ratings` database as the movie system's
 /// under the same root. Its Redis trigger starts with [`App::start_redis`].
 pub fn load_events(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
+    load_events_with(
+        storage_root,
+        &repo_root().join("runtime-config.toml"),
+        options,
+    )
+}
+
+/// Loads the event consumer's app as [`load_events`] does, with another runtime config.
+pub fn load_events_with(
+    storage_root: &Path,
+    runtime_config: &Path,
+    options: AppOptions,
+) -> anyhow::Result<App> {
     build()?;
     let root = repo_root();
     let options = AppOptions {
@@ -66,15 +79,28 @@ pub fn load_events(storage_root: &Path, options: AppOptions) -> anyhow::Result<A
     };
     App::load(
         &root.join("spin-events.toml"),
-        Some(&root.join("runtime-config.toml")),
+        Some(runtime_config),
         options,
     )
 }
 
 /// Loads the movie system as [`load`] does, from the components as they were last built.
-pub fn load_built(storage_root: &Path, mut options: AppOptions) -> anyhow::Result<App> {
-    let root = repo_root();
-    let manifest = root.join("spin.toml");
+pub fn load_built(storage_root: &Path, options: AppOptions) -> anyhow::Result<App> {
+    load_built_with(
+        storage_root,
+        &repo_root().join("runtime-config.toml"),
+        options,
+    )
+}
+
+/// Loads the built movie system with another runtime config, as `spin up
+/// --runtime-config-file` does (a cluster's libSQL and Redis stores, say).
+pub fn load_built_with(
+    storage_root: &Path,
+    runtime_config: &Path,
+    mut options: AppOptions,
+) -> anyhow::Result<App> {
+    let manifest = repo_root().join("spin.toml");
     options
         .variables
         .entry("auth_signing_key".into())
@@ -84,5 +110,5 @@ pub fn load_built(storage_root: &Path, mut options: AppOptions) -> anyhow::Resul
         ignore_environment: true,
         ..options
     };
-    App::load(&manifest, Some(&root.join("runtime-config.toml")), options)
+    App::load(&manifest, Some(runtime_config), options)
 }

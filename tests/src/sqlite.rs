@@ -14,6 +14,11 @@
 //!
 //! Unlike Spin, rows are collected before they are handed to the guest (Spin streams them while
 //! holding the connection's lock); the results here are a few rows, so nothing waits longer.
+//!
+//! A `libsql` database is reached as Spin's `spin-sqlite-libsql` reaches it: with the same
+//! client crate (`libsql` 0.5, remote only), one client connection per guest connection,
+//! created by its first statement, each statement one `query` on it; a statement's error is
+//! `Error::Io` with the client's text, through the row stream's completion.
 
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::component::ComponentStats;
@@ -22,15 +27,23 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::OnceCell;
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
+/// Where a granted database lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    File(PathBuf),
+    LibSql { url: String, token: String },
+}
+
 /// One guest connection: the database it names and, once a statement ran, the SQLite
-/// connection to its file.
-#[derive(Debug)]
+/// connection to its file or the libSQL client connection to its server.
 pub struct GuestConnection {
     label: String,
-    path: PathBuf,
+    database: Database,
     opened: OnceLock<Arc<OpenFile>>,
+    remote: OnceCell<libsql::Connection>,
     /// The component's count of open files, which this connection's file joins.
     files: Arc<AtomicUsize>,
     /// Statements of this connection started and not yet finished.
@@ -87,12 +100,22 @@ pub struct ConnectionSettings {
     pub synchronous: i64,
 }
 
+impl std::fmt::Debug for GuestConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestConnection")
+            .field("label", &self.label)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GuestConnection {
-    fn new(label: String, path: PathBuf, files: Arc<AtomicUsize>) -> Self {
+    fn new(label: String, database: Database, files: Arc<AtomicUsize>) -> Self {
         Self {
             label,
-            path,
+            database,
             opened: OnceLock::new(),
+            remote: OnceCell::new(),
             files,
             in_flight: AtomicUsize::new(0),
         }
@@ -104,8 +127,10 @@ impl GuestConnection {
         if let Some(file) = self.opened.get() {
             return Ok(Arc::clone(file));
         }
-        let connection =
-            rusqlite::Connection::open(&self.path).map_err(|e| Error::Io(e.to_string()))?;
+        let Database::File(path) = &self.database else {
+            return Err(Error::Io("not a local database".into()));
+        };
+        let connection = rusqlite::Connection::open(path).map_err(|e| Error::Io(e.to_string()))?;
         connection.authorizer(Some(deny_attaching_files));
         let file = Arc::new(OpenFile {
             connection: Mutex::new(connection),
@@ -150,9 +175,13 @@ pub struct OpenConnections {
 }
 
 impl OpenConnections {
-    /// A new guest connection to `path`, tracked.
-    fn open(&self, label: String, path: PathBuf) -> Arc<GuestConnection> {
-        let connection = Arc::new(GuestConnection::new(label, path, Arc::clone(&self.files)));
+    /// A new guest connection to `database`, tracked.
+    fn open(&self, label: String, database: Database) -> Arc<GuestConnection> {
+        let connection = Arc::new(GuestConnection::new(
+            label,
+            database,
+            Arc::clone(&self.files),
+        ));
         if let Ok(mut guests) = self.guests.lock() {
             guests.retain(|weak| weak.strong_count() > 0);
             guests.push(Arc::downgrade(&connection));
@@ -247,14 +276,113 @@ async fn on_blocking_thread<R: Send + 'static>(
     .unwrap_or_else(|e| Err(Error::Io(e.to_string())))
 }
 
+impl GuestConnection {
+    /// The libSQL client connection, created by the first statement; Spin answers
+    /// `InvalidConnection` when the client cannot be built (no request is sent to build it).
+    async fn remote(&self) -> Result<&libsql::Connection, Error> {
+        let Database::LibSql { url, token } = &self.database else {
+            return Err(Error::Io("not a libSQL database".into()));
+        };
+        self.remote
+            .get_or_try_init(|| async {
+                let database = libsql::Builder::new_remote(url.clone(), token.clone())
+                    .build()
+                    .await?;
+                database.connect()
+            })
+            .await
+            .map_err(|_| Error::InvalidConnection)
+    }
+
+    /// Runs one statement where the database lives. The outer error is the connection failing
+    /// to open (an error of `execute` itself), the inner one the statement's own.
+    async fn run(
+        self: Arc<Self>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<Result<QueryResult, Error>, Error> {
+        match &self.database {
+            Database::File(_) => {
+                on_blocking_thread(self, move |c| Ok(execute(c, &statement, parameters))).await
+            }
+            Database::LibSql { .. } => {
+                let remote = self.remote().await?;
+                Ok(execute_remote(remote, &statement, parameters).await)
+            }
+        }
+    }
+
+    async fn last_insert_rowid(self: Arc<Self>) -> Result<i64, Error> {
+        match &self.database {
+            Database::File(_) => on_blocking_thread(self, |c| Ok(c.last_insert_rowid())).await,
+            Database::LibSql { .. } => Ok(self.remote().await?.last_insert_rowid()),
+        }
+    }
+
+    async fn changes(self: Arc<Self>) -> Result<u64, Error> {
+        match &self.database {
+            Database::File(_) => on_blocking_thread(self, |c| Ok(c.changes())).await,
+            Database::LibSql { .. } => Ok(self.remote().await?.changes()),
+        }
+    }
+}
+
+/// Runs one statement on a libSQL server and collects its columns and rows, converting values
+/// as Spin's backend does.
+async fn execute_remote(
+    connection: &libsql::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> Result<QueryResult, Error> {
+    let io = |e: libsql::Error| Error::Io(e.to_string());
+    let parameters: Vec<libsql::Value> = parameters
+        .into_iter()
+        .map(|value| match value {
+            Value::Integer(i) => libsql::Value::Integer(i),
+            Value::Real(r) => libsql::Value::Real(r),
+            Value::Text(t) => libsql::Value::Text(t),
+            Value::Blob(b) => libsql::Value::Blob(b),
+            Value::Null => libsql::Value::Null,
+        })
+        .collect();
+    let mut rows = connection.query(statement, parameters).await.map_err(io)?;
+    let columns: Vec<String> = (0..rows.column_count())
+        .map(|i| rows.column_name(i).unwrap_or("").to_owned())
+        .collect();
+    let mut results = Vec::new();
+    while let Some(row) = rows.next().await.map_err(io)? {
+        let values = (0..rows.column_count())
+            .map(|i| {
+                row.get_value(i).map_err(io).map(|value| match value {
+                    libsql::Value::Null => Value::Null,
+                    libsql::Value::Integer(i) => Value::Integer(i),
+                    libsql::Value::Real(r) => Value::Real(r),
+                    libsql::Value::Text(t) => Value::Text(t),
+                    libsql::Value::Blob(b) => Value::Blob(b),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        results.push(RowResult { values });
+    }
+    Ok(QueryResult {
+        columns,
+        rows: results,
+    })
+}
+
+/// Blocks this thread on `work` (the synchronous interface on a libSQL database).
+fn block_on<R>(work: impl std::future::Future<Output = R>) -> R {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(work))
+}
+
 impl SpinView<'_> {
     /// A new guest connection to `label`, or access-denied: Spin gives that both for a label
     /// not granted and for one that does not exist (`docs/spin-facts.md`).
     fn open_database(&self, label: String) -> Result<ConnectionHandle, Error> {
-        let path = self.state.component.sqlite_databases.get(&label).cloned();
-        let path = path.ok_or(Error::AccessDenied)?;
+        let database = self.state.component.sqlite_databases.get(&label).cloned();
+        let database = database.ok_or(Error::AccessDenied)?;
         ComponentStats::count(&self.state.stats.sqlite_opens);
-        let connection = self.state.stats.sqlite_connections.open(label, path);
+        let connection = self.state.stats.sqlite_connections.open(label, database);
         Ok(ConnectionHandle { connection })
     }
 
@@ -308,19 +436,20 @@ impl sqlite::HostConnection for SpinView<'_> {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let connection = self.statement_connection(&handle)?;
+        if matches!(connection.database, Database::LibSql { .. }) {
+            return Ok(block_on(connection.run(statement, parameters)).and_then(|r| r));
+        }
         Ok(on_this_thread(&connection, |c| execute(c, &statement, parameters)).and_then(|r| r))
     }
 
     fn last_insert_rowid(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<i64> {
         let connection = self.connection(&handle)?;
-        on_this_thread(&connection, rusqlite::Connection::last_insert_rowid)
-            .map_err(|e| wasmtime::format_err!("{e:?}"))
+        block_on(connection.last_insert_rowid()).map_err(|e| wasmtime::format_err!("{e:?}"))
     }
 
     fn changes(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<u64> {
         let connection = self.connection(&handle)?;
-        on_this_thread(&connection, rusqlite::Connection::changes)
-            .map_err(|e| wasmtime::format_err!("{e:?}"))
+        block_on(connection.changes()).map_err(|e| wasmtime::format_err!("{e:?}"))
     }
 
     fn drop(&mut self, handle: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
@@ -377,8 +506,7 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
         // The outer error is the file failing to open (an error of `execute` itself); a
         // statement's own error reaches the guest through the completion future after empty
         // columns and rows, as Spin streams it (`docs/spin-facts.md`, "Storage").
-        let result =
-            on_blocking_thread(connection, move |c| Ok(execute(c, &statement, parameters))).await;
+        let result = connection.run(statement, parameters).await;
         let (columns, rows, outcome) = match result {
             Err(error) => return Ok(Err(error)),
             Ok(Ok(QueryResult { columns, rows })) => (columns, rows, Ok(())),
@@ -396,7 +524,8 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
         handle: Resource<ConnectionHandle>,
     ) -> wasmtime::Result<i64> {
         let connection = accessor.with(|mut access| access.get().connection(&handle))?;
-        on_blocking_thread(connection, |c| Ok(c.last_insert_rowid()))
+        connection
+            .last_insert_rowid()
             .await
             .map_err(|e| wasmtime::format_err!("{e:?}"))
     }
@@ -406,7 +535,8 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
         handle: Resource<ConnectionHandle>,
     ) -> wasmtime::Result<u64> {
         let connection = accessor.with(|mut access| access.get().connection(&handle))?;
-        on_blocking_thread(connection, |c| Ok(c.changes()))
+        connection
+            .changes()
             .await
             .map_err(|e| wasmtime::format_err!("{e:?}"))
     }

@@ -4,16 +4,17 @@
 
 use crate::key_value::KeyValueBackend;
 use crate::manifest::Manifest;
-use crate::runtime_config::{RuntimeConfig, StoreDecl};
+use crate::runtime_config::{KeyValueDecl, RuntimeConfig, SqliteDecl};
+use crate::sqlite::Database;
 use anyhow::bail;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Key-value backends and SQLite files of the app, by label.
+/// Key-value backends and SQLite databases of the app, by label.
 pub struct Stores {
     key_value: BTreeMap<String, Arc<KeyValueBackend>>,
-    sqlite: BTreeMap<String, PathBuf>,
+    sqlite: BTreeMap<String, Database>,
 }
 
 impl Stores {
@@ -26,8 +27,8 @@ impl Stores {
         scratch: &Path,
     ) -> anyhow::Result<Self> {
         let location =
-            |label: &str, kind: &str, decl: Option<&StoreDecl>| -> anyhow::Result<PathBuf> {
-                let path = match decl.and_then(|d| d.path.as_ref()) {
+            |label: &str, kind: &str, path: Option<&PathBuf>| -> anyhow::Result<PathBuf> {
+                let path = match path {
                     Some(path) if path.is_absolute() => path.clone(),
                     Some(path) => root.join(path),
                     None => scratch.join(format!("{kind}-{label}.db")),
@@ -37,35 +38,44 @@ impl Stores {
                 }
                 Ok(path)
             };
-        let mut key_value = BTreeMap::new();
-        let mut kv_labels: Vec<&String> = runtime.key_value_store.keys().collect();
-        let mut sql_labels: Vec<&String> = runtime.sqlite_database.keys().collect();
         let default = "default".to_owned();
-        let default_ref = &default;
-        if manifest
-            .component
-            .values()
-            .any(|c| c.key_value_stores.contains(default_ref))
-        {
-            kv_labels.push(default_ref);
+        let granted_default = |grants: fn(&crate::manifest::ComponentDecl) -> &Vec<String>| {
+            manifest
+                .component
+                .values()
+                .any(|c| grants(c).contains(&default))
+        };
+        let mut key_value_decls = runtime.key_value_store.clone();
+        if granted_default(|c| &c.key_value_stores) {
+            key_value_decls
+                .entry(default.clone())
+                .or_insert(KeyValueDecl::Spin { path: None });
         }
-        if manifest
-            .component
-            .values()
-            .any(|c| c.sqlite_databases.contains(default_ref))
-        {
-            sql_labels.push(default_ref);
+        let mut sqlite_decls = runtime.sqlite_database.clone();
+        if granted_default(|c| &c.sqlite_databases) {
+            sqlite_decls
+                .entry(default.clone())
+                .or_insert(SqliteDecl::Spin { path: None });
         }
-        for label in kv_labels {
-            let path = location(label, "kv", runtime.key_value_store.get(label))?;
-            key_value
-                .entry(label.clone())
-                .or_insert(KeyValueBackend::open(&path)?);
+        let mut key_value = BTreeMap::new();
+        for (label, decl) in key_value_decls {
+            let backend = match decl {
+                KeyValueDecl::Spin { path } => {
+                    KeyValueBackend::open(&location(&label, "kv", path.as_ref())?)?
+                }
+                KeyValueDecl::Redis { url } => KeyValueBackend::redis(&url)?,
+            };
+            key_value.insert(label, backend);
         }
         let mut sqlite = BTreeMap::new();
-        for label in sql_labels {
-            let path = location(label, "sqlite", runtime.sqlite_database.get(label))?;
-            sqlite.entry(label.clone()).or_insert(path);
+        for (label, decl) in sqlite_decls {
+            let database = match decl {
+                SqliteDecl::Spin { path } => {
+                    Database::File(location(&label, "sqlite", path.as_ref())?)
+                }
+                SqliteDecl::Libsql { url, token } => Database::LibSql { url, token },
+            };
+            sqlite.insert(label, database);
         }
         Ok(Self { key_value, sqlite })
     }
@@ -91,11 +101,11 @@ impl Stores {
         &self,
         id: &str,
         labels: &[String],
-    ) -> anyhow::Result<HashMap<String, PathBuf>> {
+    ) -> anyhow::Result<HashMap<String, Database>> {
         labels
             .iter()
             .map(|label| match self.sqlite.get(label) {
-                Some(path) => Ok((label.clone(), path.clone())),
+                Some(database) => Ok((label.clone(), database.clone())),
                 None => {
                     bail!("component {id} uses SQLite database {label:?}, which is not defined")
                 }

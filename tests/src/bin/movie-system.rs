@@ -1,8 +1,9 @@
 //! Serves the movie system through the test host in a process of its own, for the tests that
 //! must kill it mid-load (`kill -9`) and then read what it left on disk.
 //!
-//! `movie-system STORAGE_ROOT [NAME=VALUE ...]`: loads the already built components with their
-//! stores under `STORAGE_ROOT` and the given Spin variables, prints the URL it serves on
+//! `movie-system [--runtime-config FILE] STORAGE_ROOT [NAME=VALUE ...]`: loads the already
+//! built components with their stores under `STORAGE_ROOT` (as `runtime-config.toml`, or
+//! `FILE`, declares them) and the given Spin variables, prints the URL it serves on
 //! `127.0.0.1` as its first line, and serves until it is killed.
 
 #[cfg(target_arch = "wasm32")]
@@ -14,10 +15,15 @@ async fn main() -> anyhow::Result<()> {
     use anyhow::Context;
     use spin_test_host::{AppOptions, movie_system};
 
-    let mut args = std::env::args().skip(1);
-    let root = args
-        .next()
-        .context("usage: movie-system STORAGE_ROOT [NAME=VALUE ...]")?;
+    const USAGE: &str = "usage: movie-system [--runtime-config FILE] STORAGE_ROOT [NAME=VALUE ...]";
+    let mut args = std::env::args().skip(1).peekable();
+    let runtime_config = if args.peek().map(String::as_str) == Some("--runtime-config") {
+        args.next();
+        Some(args.next().context(USAGE)?)
+    } else {
+        None
+    };
+    let root = args.next().context(USAGE)?;
     let variables = args
         .map(|pair| {
             pair.split_once('=')
@@ -29,7 +35,11 @@ async fn main() -> anyhow::Result<()> {
         variables,
         ..AppOptions::default()
     };
-    let app = movie_system::load_built(std::path::Path::new(&root), options)?;
+    let root = std::path::Path::new(&root);
+    let app = match runtime_config {
+        Some(file) => movie_system::load_built_with(root, std::path::Path::new(&file), options)?,
+        None => movie_system::load_built(root, options)?,
+    };
     let server = app.serve().await?;
     println!("{}", server.url());
     std::future::pending::<()>().await;
