@@ -101,7 +101,7 @@ pub struct Migration {
 
 impl From<Error> for StorageFailure {
     fn from(error: Error) -> Self {
-        if is_locked(&error) {
+        if is_locked(&error) || is_unreachable(&error) {
             Self::Busy(format!("sqlite: {error:?}"))
         } else {
             Self::Broken(format!("sqlite: {error:?}"))
@@ -409,7 +409,11 @@ impl SharedConnection {
             outcome = within_budget(query(&connection, sql, parameters)).await?;
         }
         let usable = match &outcome {
-            Err(error) => !matches!(error, Error::InvalidConnection) && !is_closed_by_server(error),
+            Err(error) => {
+                !matches!(error, Error::InvalidConnection)
+                    && !is_closed_by_server(error)
+                    && !is_unreachable(error)
+            }
             Ok(_) => true,
         };
         if usable {
@@ -503,6 +507,22 @@ async fn within_budget<T>(
 /// without a statement (`STREAM_EXPIRED`), and refuses the next statement on it unrun.
 fn is_closed_by_server(error: &Error) -> bool {
     matches!(error, Error::Io(message) if message.contains("STREAM_EXPIRED"))
+}
+
+/// A libSQL server that could not be reached, or whose answer broke off: the libSQL client's
+/// transport errors, which Spin passes on as their text (`Error::Io("Hrana: `http error:
+/// ...`")`, or a cursor whose body ended early). A write may or may not have been applied;
+/// the request fails as busy (503, retry), and the connection, whose stream the server may no
+/// longer know (a restarted server knows none), is not used again. A statement's own error
+/// (a constraint, a syntax error, a trigger's `RAISE`) arrives as a step error and is not one
+/// of these.
+fn is_unreachable(error: &Error) -> bool {
+    const TRANSPORT: [&str; 3] = [
+        "Hrana: `http error",
+        "error reading a body from connection",
+        "cursor stream ended prematurely",
+    ];
+    matches!(error, Error::Io(message) if TRANSPORT.iter().any(|t| message.contains(t)))
 }
 
 /// SQLITE_BUSY, as Spin reports it: SQLite's message for the code, since the interface has no
@@ -696,4 +716,43 @@ pub fn versions_are_consecutive(migrations: &[Migration]) -> bool {
         .iter()
         .enumerate()
         .all(|(index, migration)| migration.version as usize == index + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_class::{Classify, ErrorClass};
+
+    fn io(message: &str) -> Error {
+        Error::Io(message.to_owned())
+    }
+
+    #[test]
+    fn a_libsql_server_that_cannot_be_reached_is_busy_not_broken() {
+        let refused =
+            io("Hrana: `http error: `connection error: Connection refused (os error 111)``");
+        let cut = io(
+            "Hrana: `cursor error: `cursor error: `error reading a body from connection: \
+             unexpected EOF during chunk size line```",
+        );
+        for error in [refused, cut] {
+            assert!(is_unreachable(&error), "{error:?} is a transport failure");
+            assert_eq!(
+                StorageFailure::from(error).class(),
+                ErrorClass::Busy,
+                "answered 503 with Retry-After"
+            );
+        }
+    }
+
+    #[test]
+    fn a_statements_own_error_on_libsql_stays_broken() {
+        let stale =
+            io("Hrana: `cursor error: `error at step 1: SQLite error: stale fencing token``");
+        assert!(
+            !is_unreachable(&stale),
+            "a trigger's RAISE is the statement's own error"
+        );
+        assert_eq!(StorageFailure::from(stale).class(), ErrorClass::Internal);
+    }
 }
