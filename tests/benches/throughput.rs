@@ -11,11 +11,13 @@
 //! view composed (`Cache-Control: no-cache`), and one in ten composed; every view composed
 //! with gRPC upstreams, and a gRPC read beside its REST route.
 
-use futures::future::join_all;
+#[path = "common/load.rs"]
+mod load;
+
 use http::Method;
 use serde_json::json;
 use spin_test_host::{App, AppOptions, movie_system};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MOVIES: usize = 100;
 
@@ -280,7 +282,12 @@ async fn report(
     connections: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let run = load(base, scenario, connections, Duration::from_secs(seconds)).await?;
+    let run = load::run(
+        connections,
+        Duration::from_secs(seconds),
+        |client, worker, n| scenario.request(client, base, (worker, connections), n),
+    )
+    .await?;
     println!(
         "{label:<40} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
         run.per_second, run.p50, run.p90, run.p99
@@ -315,64 +322,4 @@ async fn seed(app: &App) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-struct Run {
-    per_second: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-}
-
-/// `connections` clients, each sending requests back to back on its own keep-alive connection
-/// for `duration`.
-async fn load(
-    base: &str,
-    scenario: Scenario,
-    connections: usize,
-    duration: Duration,
-) -> anyhow::Result<Run> {
-    let started = Instant::now();
-    let workers = (0..connections).map(|worker| {
-        let base = base.to_owned();
-        async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()?;
-            let mut latencies = Vec::new();
-            let mut n = 0;
-            while started.elapsed() < duration {
-                let request = scenario.request(&client, &base, (worker, connections), n);
-                let sent = Instant::now();
-                let response = request.send().await?;
-                let status = response.status();
-                response.bytes().await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "request {n} of client {worker} answered {status}"
-                );
-                latencies.push(sent.elapsed());
-                n += 1;
-            }
-            anyhow::Ok(latencies)
-        }
-    });
-    let mut latencies: Vec<Duration> = Vec::new();
-    for worker in join_all(workers).await {
-        latencies.extend(worker?);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let quantile = |q: f64| {
-        let index = ((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1));
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Ok(Run {
-        per_second: latencies.len() as f64 / elapsed,
-        p50: quantile(0.5),
-        p90: quantile(0.9),
-        p99: quantile(0.99),
-    })
 }

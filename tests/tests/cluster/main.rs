@@ -9,7 +9,10 @@ mod consistency;
 mod faults;
 mod shared_state;
 #[path = "../e2e/common/stub.rs"]
-#[allow(dead_code, reason = "the end-to-end suite's stub upstream; this suite uses part of it")]
+#[allow(
+    dead_code,
+    reason = "the end-to-end suite's stub upstream; this suite uses part of it"
+)]
 mod stub;
 
 use http::Method;
