@@ -4,6 +4,7 @@
 //! reference (executor, Secret, Service, file) resolves, and the per-service deployment runs
 //! each component of spin.toml exactly once.
 
+mod cluster;
 mod network;
 
 use super::common;
@@ -204,6 +205,9 @@ fn every_manifest_is_a_known_kind() {
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
         ("kustomize.config.k8s.io/v1beta1", "Kustomization"),
         ("v1", "Namespace"),
+        ("v1", "Service"),
+        ("apps/v1", "StatefulSet"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
     ];
     for (file, doc) in documents() {
         if file.ends_with("kustomizeconfig.yaml") {
