@@ -170,3 +170,65 @@ async fn node_request(
         .await
         .expect("the node answers")
 }
+
+/// Bad requests, each answered as on local files: what validation refuses never reaches the
+/// libSQL server, and what the server refuses keeps its status.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_the_same_answers_on_libsql_as_on_local_files() {
+    let Some(cluster) = Cluster::start("bad_input_gets_the_same_answers_on_libsql") else {
+        return;
+    };
+    let remote = cluster.node(&[]);
+    let local_root = tempfile::tempdir().expect("temp dir");
+    let local = spin_test_host::movie_system::load(local_root.path(), Default::default())
+        .expect("the movie system loads on local files");
+    local.use_bearer(Some(spin_test_host::movie_system::editor_token()));
+    let cases: [(Method, &str, Option<serde_json::Value>); 8] = [
+        (
+            Method::PUT,
+            "/ratings/movie/m1/users/u1",
+            Some(serde_json::json!({ "value": 9 })),
+        ),
+        (
+            Method::PUT,
+            "/ratings/movie/m1/users/u1",
+            Some(serde_json::json!({ "value": "five" })),
+        ),
+        (Method::PUT, "/ratings/movie/m1/users/u1", None),
+        (
+            Method::PUT,
+            "/ratings/movie/m%00/users/u1",
+            Some(serde_json::json!({ "value": 3 })),
+        ),
+        (
+            Method::PUT,
+            "/metadata/m1",
+            Some(serde_json::json!({ "title": "" })),
+        ),
+        (Method::GET, "/metadata/nobody-wrote-this", None),
+        (Method::GET, "/ratings/movie/never-rated", None),
+        (
+            Method::POST,
+            "/ratings/events",
+            Some(serde_json::json!([{ "eventId": "x" }])),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let on_local = local.request(method.clone(), path, body.clone()).await;
+        let on_libsql = remote.request(method.clone(), path, body).await;
+        let (on_local, on_libsql) = (
+            on_local.expect("the local node answers"),
+            on_libsql.expect("the libSQL node answers"),
+        );
+        assert!(
+            on_local.status.is_client_error(),
+            "{method} {path} is bad input: {}",
+            on_local.status
+        );
+        assert_eq!(
+            (on_libsql.status, on_libsql.json()["title"].clone()),
+            (on_local.status, on_local.json()["title"].clone()),
+            "{method} {path}: the same problem on libSQL as on local files"
+        );
+    }
+}
