@@ -17,6 +17,7 @@ pub mod deadline;
 pub mod edge;
 pub mod error_class;
 pub mod field;
+pub mod group_commit;
 pub mod grpc;
 pub mod identifier;
 pub mod instance;

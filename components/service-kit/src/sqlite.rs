@@ -526,9 +526,12 @@ fn is_unreachable(error: &Error) -> bool {
 }
 
 /// SQLITE_BUSY, as Spin reports it: SQLite's message for the code, since the interface has no
-/// variant for it.
+/// variant for it. A libSQL server also interrupts a statement now and then under write
+/// contention (`SQLITE_INTERRUPT`, observed under Spin 4.1 with `sqld` 0.24.33 at 4 writers):
+/// an interrupted statement was rolled back, so it too is tried again after a lock wait.
 fn is_locked(error: &Error) -> bool {
-    matches!(error, Error::Io(message) if message.contains("database is locked"))
+    matches!(error, Error::Io(message)
+        if message.contains("database is locked") || message.contains("SQLITE_INTERRUPT"))
 }
 
 /// Sets up a new connection to `database`: what SQLite keeps per connection (unless the
@@ -743,6 +746,16 @@ mod tests {
                 "answered 503 with Retry-After"
             );
         }
+    }
+
+    #[test]
+    fn a_statement_the_libsql_server_interrupted_is_tried_again_like_a_locked_one() {
+        let interrupted = io(
+            "Hrana: `cursor error: `error at step 0: (error code: SQLITE_INTERRUPT) `SQLite \
+             error: interrupted```",
+        );
+        assert!(is_locked(&interrupted), "rolled back, so safe to run again");
+        assert_eq!(StorageFailure::from(interrupted).class(), ErrorClass::Busy);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub enum Stored {
 }
 
 /// Why a storage operation failed. The message is for the log, never for the client.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageFailure {
     /// The store failed or holds something we cannot read: our fault.
     #[error("storage failed: {0}")]

@@ -70,8 +70,28 @@ async fn sixteen_clients_over_two_nodes_all_land_with_exact_aggregates() {
         }
     }
     eprintln!(
-        "{} writes from {CLIENTS} clients over two nodes in {elapsed:?}",
-        answers.len()
+        "{} writes from {CLIENTS} clients over two nodes in {elapsed:?}, statements {} {}, instances {} {}",
+        answers.len(),
+        nodes[0]
+            .stats("rating")
+            .unwrap()
+            .sqlite_statements
+            .load(std::sync::atomic::Ordering::SeqCst),
+        nodes[1]
+            .stats("rating")
+            .unwrap()
+            .sqlite_statements
+            .load(std::sync::atomic::Ordering::SeqCst),
+        nodes[0]
+            .stats("rating")
+            .unwrap()
+            .instantiated
+            .load(std::sync::atomic::Ordering::SeqCst),
+        nodes[1]
+            .stats("rating")
+            .unwrap()
+            .instantiated
+            .load(std::sync::atomic::Ordering::SeqCst),
     );
 }
 

@@ -6,6 +6,7 @@ use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::model::{RatingValue, RecordId, RecordType};
 use crate::reconcile::{Chunk, checkpoint};
+use service_kit::group_commit::GroupCommit;
 use service_kit::lease::{Fence, FenceError};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
@@ -29,12 +30,71 @@ impl SqliteRatingRepository {
     }
 }
 
-/// One statement: the upsert and the triggers it fires commit or fail together.
-const UPSERT: &str =
-    "INSERT INTO ratings (record_type, record_id, user_id, value) VALUES (?, ?, ?, ?)
-    ON CONFLICT (record_type, record_id, user_id)
+/// One statement for a batch of puts (`service_kit::group_commit`): the upserts and the
+/// triggers they fire commit or fail together. `RETURNING` gives each row's key with its
+/// revision (its order is SQLite's), so each put learns whether it created its row.
+const UPSERT_HEAD: &str = "INSERT INTO ratings (record_type, record_id, user_id, value) VALUES ";
+const UPSERT_ROW: &str = "(?, ?, ?, ?)";
+const UPSERT_TAIL: &str = " ON CONFLICT (record_type, record_id, user_id)
     DO UPDATE SET value = excluded.value, revision = revision + 1
-    RETURNING revision";
+    RETURNING record_type, record_id, user_id, revision";
+
+thread_local! {
+    /// This instance's puts in flight, written together when they overlap.
+    static PUTS: Rc<GroupCommit<Rating, Stored>> = Rc::new(GroupCommit::default());
+}
+
+/// The upsert of `count` ratings.
+fn upsert_statement(count: usize) -> String {
+    let rows = vec![UPSERT_ROW; count].join(", ");
+    format!("{UPSERT_HEAD}{rows}{UPSERT_TAIL}")
+}
+
+/// Writes `ratings` (no two with the same key) as one statement; each one's outcome in order.
+async fn put_batch(
+    db: &SharedConnection,
+    ratings: Vec<Rating>,
+) -> Result<Vec<Stored>, StorageFailure> {
+    let parameters = ratings.iter().flat_map(|rating| {
+        let [record_type, record_id] = key(&rating.record);
+        [
+            record_type,
+            record_id,
+            Value::text(rating.user.as_str()),
+            Value::Integer(i64::from(rating.value.get())),
+        ]
+    });
+    let rows = db
+        .query(
+            &upsert_statement(ratings.len()),
+            parameters.collect::<Vec<_>>(),
+        )
+        .await?;
+    let mut revisions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let key: (&str, &str, &str) = (column(row, 0)?, column(row, 1)?, column(row, 2)?);
+        let revision: i64 = column(row, 3)?;
+        revisions.push((key, revision));
+    }
+    ratings
+        .iter()
+        .map(|rating| {
+            let key = (
+                rating.record.record_type.as_str(),
+                rating.record.record_id.as_str(),
+                rating.user.as_str(),
+            );
+            let revision = revisions.iter().find(|(k, _)| *k == key).map(|(_, r)| *r);
+            match revision {
+                Some(1) => Ok(Stored::Created),
+                Some(_) => Ok(Stored::Replaced),
+                None => Err(StorageFailure::Broken(
+                    "the upsert returned no row for a rating".into(),
+                )),
+            }
+        })
+        .collect()
+}
 const DELETE: &str = "DELETE FROM ratings WHERE record_type = ? AND record_id = ? AND user_id = ?";
 const LAST_APPLIED: &str =
     "SELECT event_id, position, applied_at_ms, applied_total FROM event_progress WHERE id = 1";
@@ -156,14 +216,14 @@ impl RequestCounter for SqliteRatingRepository {
 
 impl RatingRepository for SqliteRatingRepository {
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure> {
-        let [record_type, record_id] = key(&rating.record);
-        let parameters = [
-            record_type,
-            record_id,
-            Value::text(rating.user.as_str()),
-            Value::Integer(i64::from(rating.value.get())),
-        ];
-        self.db.upsert(UPSERT, parameters).await
+        let puts = PUTS.with(Rc::clone);
+        let db = &self.db;
+        puts.submit(
+            rating.clone(),
+            |r| (r.record.clone(), r.user.clone()),
+            |batch| put_batch(db, batch),
+        )
+        .await
     }
 
     async fn delete(&self, record: &RecordKey, user: &UserId) -> Result<(), StorageFailure> {
