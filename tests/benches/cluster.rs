@@ -8,7 +8,7 @@
 //! a rating aggregate cycling over the 100 records (reads), on one node whose databases are
 //! local files and on one whose databases are on `sqld` servers (one per database, as
 //! deployed) with the view cache and event log on Redis. Rate limits off. Needs `sqld` and
-//! `redis-server` (see README, "Tests").
+//! `redis-server` (see README, "Commands").
 
 #[path = "common/load.rs"]
 #[allow(

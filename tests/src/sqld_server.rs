@@ -45,7 +45,7 @@ impl SqldServer {
             None => {
                 eprintln!(
                     "skipped {test}: needs sqld, the libSQL server (put it on PATH or in \
-                     target/tools/; see README, \"Tests\")"
+                     target/tools/; see README, \"Commands\")"
                 );
                 None
             }
