@@ -331,46 +331,80 @@ mod tests {
 
     type Outcomes = Rc<RefCell<Vec<(u32, Result<u32, String>)>>>;
 
-    fn spawn_writes(
-        pool: &LocalPool,
-        commit: &Rc<GroupCommit<u32, u32>>,
-        store: &Rc<Store>,
-        items: &[u32],
-        outcomes: &Outcomes,
-    ) {
-        for &item in items {
-            let (commit, store, outcomes) =
-                (Rc::clone(commit), Rc::clone(store), Rc::clone(outcomes));
-            pool.spawner()
-                .spawn_local(async move {
-                    let outcome = commit
-                        .submit(item, |i| *i % 100, |batch| store.run(batch))
-                        .await;
-                    outcomes
-                        .borrow_mut()
-                        .push((item, outcome.map_err(|e| e.to_string())));
-                })
-                .expect("spawned");
+    /// One instance's queue, a store that holds statements until released, and the writes'
+    /// outcomes, driven by a single-threaded executor as an instance is.
+    #[derive(Default)]
+    struct Instance {
+        pool: LocalPool,
+        commit: Rc<GroupCommit<u32, u32>>,
+        store: Rc<Store>,
+        outcomes: Outcomes,
+    }
+
+    impl Instance {
+        /// Starts a write of each item (key: the item modulo 100) and runs until all wait.
+        fn write(&mut self, items: &[u32]) {
+            for &item in items {
+                let (commit, store, outcomes) = (
+                    Rc::clone(&self.commit),
+                    Rc::clone(&self.store),
+                    Rc::clone(&self.outcomes),
+                );
+                self.pool
+                    .spawner()
+                    .spawn_local(async move {
+                        let outcome = commit
+                            .submit(item, |i| *i % 100, |batch| store.run(batch))
+                            .await;
+                        outcomes
+                            .borrow_mut()
+                            .push((item, outcome.map_err(|e| e.to_string())));
+                    })
+                    .expect("spawned");
+            }
+            self.pool.run_until_stalled();
+        }
+
+        /// A write polled by hand once (so the test may drop it), pending.
+        fn write_by_hand(
+            &self,
+            item: u32,
+        ) -> Pin<Box<dyn Future<Output = Result<u32, StorageFailure>>>> {
+            let (commit, store) = (Rc::clone(&self.commit), Rc::clone(&self.store));
+            let mut write: Pin<Box<dyn Future<Output = _>>> =
+                Box::pin(
+                    async move { commit.submit(item, |i| *i, |batch| store.run(batch)).await },
+                );
+            let waker = futures::task::noop_waker();
+            assert!(
+                write
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending(),
+                "write {item} waits"
+            );
+            write
+        }
+
+        /// Lets the store answer, and runs every write to its end.
+        fn release(&mut self) {
+            self.store.release();
+            self.pool.run();
+        }
+
+        fn batches(&self) -> Vec<Vec<u32>> {
+            self.store.batches.borrow().clone()
         }
     }
 
     #[test]
     fn a_lone_write_goes_out_alone_and_writes_that_overlap_it_go_out_together_next() {
-        let mut pool = LocalPool::new();
-        let (commit, store) = (Rc::new(GroupCommit::default()), Rc::new(Store::default()));
-        let outcomes = Outcomes::default();
-        spawn_writes(&pool, &commit, &store, &[1], &outcomes);
-        pool.run_until_stalled();
-        spawn_writes(&pool, &commit, &store, &[2, 3, 4], &outcomes);
-        pool.run_until_stalled();
-        store.release();
-        pool.run();
-        assert_eq!(
-            *store.batches.borrow(),
-            [vec![1], vec![2, 3, 4]],
-            "batches sent"
-        );
-        let mut got = outcomes.borrow().clone();
+        let mut instance = Instance::default();
+        instance.write(&[1]);
+        instance.write(&[2, 3, 4]);
+        instance.release();
+        assert_eq!(instance.batches(), [vec![1], vec![2, 3, 4]], "batches sent");
+        let mut got = instance.outcomes.borrow().clone();
         got.sort();
         assert_eq!(
             got,
@@ -381,43 +415,38 @@ mod tests {
 
     #[test]
     fn two_writes_of_one_key_never_share_a_batch() {
-        let mut pool = LocalPool::new();
-        let (commit, store) = (Rc::new(GroupCommit::default()), Rc::new(Store::default()));
-        let outcomes = Outcomes::default();
-        spawn_writes(&pool, &commit, &store, &[1], &outcomes);
-        pool.run_until_stalled();
-        spawn_writes(&pool, &commit, &store, &[102, 3, 202], &outcomes);
-        pool.run_until_stalled();
-        store.release();
-        pool.run();
+        let mut instance = Instance::default();
+        instance.write(&[1]);
+        instance.write(&[102, 3, 202]);
+        instance.release();
         assert_eq!(
-            *store.batches.borrow(),
+            instance.batches(),
             [vec![1], vec![102, 3], vec![202]],
             "202 shares key 2 with 102, so it waits for the next batch"
         );
-        assert_eq!(outcomes.borrow().len(), 4, "every write answered");
+        assert_eq!(instance.outcomes.borrow().len(), 4, "every write answered");
     }
 
     #[test]
     fn a_failed_statement_fails_every_write_of_its_batch_and_only_those() {
-        let mut pool = LocalPool::new();
-        let (commit, store) = (Rc::new(GroupCommit::default()), Rc::new(Store::default()));
-        let outcomes = Outcomes::default();
-        spawn_writes(&pool, &commit, &store, &[1, 2, 3], &outcomes);
-        pool.run_until_stalled();
-        store.fail.set(true);
-        store.release();
-        pool.run_until_stalled();
-        let failed = outcomes.borrow().iter().filter(|(_, o)| o.is_err()).count();
+        let mut instance = Instance::default();
+        instance.write(&[1, 2, 3]);
+        instance.store.fail.set(true);
+        instance.release();
+        let failed = instance
+            .outcomes
+            .borrow()
+            .iter()
+            .filter(|(_, o)| o.is_err())
+            .count();
         assert_eq!(
             failed, 3,
             "the lone first batch and the next one both failed"
         );
-        store.fail.set(false);
-        spawn_writes(&pool, &commit, &store, &[4], &outcomes);
-        pool.run();
+        instance.store.fail.set(false);
+        instance.write(&[4]);
         assert_eq!(
-            outcomes.borrow().last(),
+            instance.outcomes.borrow().last(),
             Some(&(4, Ok(40))),
             "the queue keeps working after a failure"
         );
@@ -425,60 +454,36 @@ mod tests {
 
     #[test]
     fn a_leader_that_goes_away_mid_flight_leaves_its_batch_to_the_next_leader() {
-        let mut pool = LocalPool::new();
-        let (commit, store) = (Rc::new(GroupCommit::default()), Rc::new(Store::default()));
-        let outcomes = Outcomes::default();
-        // The leader's write, run by hand so the test can drop it mid-flight.
-        let mut leader = Box::pin({
-            let (commit, store) = (Rc::clone(&commit), Rc::clone(&store));
-            async move { commit.submit(1, |i| *i, |batch| store.run(batch)).await }
-        });
-        let waker = futures::task::noop_waker();
-        let mut context = Context::from_waker(&waker);
-        assert!(
-            leader.as_mut().poll(&mut context).is_pending(),
-            "batch [1] in flight"
-        );
-        spawn_writes(&pool, &commit, &store, &[2, 3], &outcomes);
-        pool.run_until_stalled();
+        let mut instance = Instance::default();
+        let leader = instance.write_by_hand(1);
+        instance.write(&[2, 3]);
         drop(leader);
-        store.release();
-        pool.run();
+        instance.release();
         assert_eq!(
-            *store.batches.borrow(),
+            instance.batches(),
             [vec![1], vec![2, 3]],
             "the waiting writes went out without the dropped one"
         );
-        assert_eq!(outcomes.borrow().len(), 2, "both waiting writes answered");
+        assert_eq!(
+            instance.outcomes.borrow().len(),
+            2,
+            "both waiting writes answered"
+        );
     }
 
     #[test]
     fn a_waiting_write_that_goes_away_is_not_written_and_strands_no_one() {
-        let mut pool = LocalPool::new();
-        let (commit, store) = (Rc::new(GroupCommit::default()), Rc::new(Store::default()));
-        let outcomes = Outcomes::default();
-        spawn_writes(&pool, &commit, &store, &[1], &outcomes);
-        pool.run_until_stalled();
-        let mut waiting = Box::pin({
-            let (commit, store) = (Rc::clone(&commit), Rc::clone(&store));
-            async move { commit.submit(2, |i| *i, |batch| store.run(batch)).await }
-        });
-        let waker = futures::task::noop_waker();
-        assert!(
-            waiting
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
-        spawn_writes(&pool, &commit, &store, &[3], &outcomes);
+        let mut instance = Instance::default();
+        instance.write(&[1]);
+        let waiting = instance.write_by_hand(2);
+        instance.write(&[3]);
         drop(waiting);
-        store.release();
-        pool.run();
+        instance.release();
         assert_eq!(
-            *store.batches.borrow(),
+            instance.batches(),
             [vec![1], vec![3]],
             "2 left before its turn"
         );
-        assert_eq!(outcomes.borrow().len(), 2, "1 and 3 answered");
+        assert_eq!(instance.outcomes.borrow().len(), 2, "1 and 3 answered");
     }
 }
