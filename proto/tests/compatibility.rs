@@ -371,3 +371,43 @@ fn the_extensions_encode_as_their_versioned_file_declares() {
         &[("record_id", text("m1")), ("record_type", text("movie"))],
     );
 }
+
+/// `grpc/health/v1/health.proto`, shipped for clients without reflection, declares the
+/// protocol movie answers (`service_kit::grpc::health`): the request's `service` is field 1,
+/// the response's `status` field 1, `SERVING` 1 and `NOT_SERVING` 2, and `Check` is unary.
+#[test]
+fn the_shipped_health_proto_is_the_protocol_movie_answers() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let files = protox::compile(["grpc/health/v1/health.proto"], [dir])
+        .expect("grpc/health/v1/health.proto compiles");
+    let pool = DescriptorPool::from_file_descriptor_set(files).expect("a consistent set");
+    let field = |message: &str, name: &str| {
+        pool.get_message_by_name(message)
+            .and_then(|m| m.get_field_by_name(name))
+            .map(|f| f.number())
+    };
+    assert_eq!(
+        field("grpc.health.v1.HealthCheckRequest", "service"),
+        Some(1)
+    );
+    assert_eq!(
+        field("grpc.health.v1.HealthCheckResponse", "status"),
+        Some(1)
+    );
+    let status = pool
+        .get_enum_by_name("grpc.health.v1.HealthCheckResponse.ServingStatus")
+        .expect("ServingStatus");
+    let number = |name: &str| status.get_value_by_name(name).map(|v| v.number());
+    assert_eq!(
+        (number("SERVING"), number("NOT_SERVING")),
+        (Some(1), Some(2))
+    );
+    let check = pool
+        .get_service_by_name("grpc.health.v1.Health")
+        .and_then(|s| s.methods().find(|m| m.name() == "Check"))
+        .expect("Health.Check");
+    assert!(
+        !check.is_client_streaming() && !check.is_server_streaming(),
+        "Check is unary"
+    );
+}
