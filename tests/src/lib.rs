@@ -27,6 +27,7 @@ pub mod sqld_server;
 pub mod sqlite;
 pub mod state;
 pub mod stores;
+pub mod tools;
 pub mod triggers;
 pub mod variables;
 

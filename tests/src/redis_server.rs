@@ -117,7 +117,10 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let binary = crate::tools::REDIS_SERVER
+            .find()
+            .unwrap_or_else(|| "redis-server".into());
+        let child = Command::new(binary)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",

@@ -3,9 +3,9 @@
 //! killed on drop.
 //!
 //! `sqld` is not packaged for Debian; users get it from the libSQL server image or release
-//! archives. [`SqldServer::find`] looks for it on `PATH`, then where `.ci/run` installs it
-//! (`target/tools/sqld`). Where it is absent, a test that needs it is skipped with one line
-//! saying so, unless `CI` is set, where its absence fails the test.
+//! archives. It is found as [`crate::tools`] finds every program (`PATH`, then `target/tools/`
+//! where `.ci/run` installs it); where it is absent, a test that needs it is skipped with one
+//! line saying so, unless `CI` is set.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,36 +20,10 @@ pub struct SqldServer {
 }
 
 impl SqldServer {
-    /// The `sqld` binary: on `PATH`, or installed by `.ci/run` under `target/tools/`.
-    pub fn find() -> Option<PathBuf> {
-        let on_path = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("sqld"))
-                .find(|candidate| candidate.is_file())
-        });
-        on_path.or_else(|| {
-            let installed = crate::movie_system::repo_root().join("target/tools/sqld");
-            installed.is_file().then_some(installed)
-        })
-    }
-
-    /// The `sqld` binary, or `None` after printing why the calling test is skipped. Under
-    /// `CI` a missing `sqld` is a failure: CI must run every test.
+    /// The `sqld` binary, or `None` after printing why the calling test is skipped
+    /// ([`crate::tools`]).
     pub fn required_by(test: &str) -> Option<PathBuf> {
-        match Self::find() {
-            Some(binary) => Some(binary),
-            None if std::env::var_os("CI").is_some() => panic!(
-                "{test}: sqld (the libSQL server) is not on PATH nor in target/tools/, and CI \
-                 is set; .ci/run installs it"
-            ),
-            None => {
-                eprintln!(
-                    "skipped {test}: needs sqld, the libSQL server (put it on PATH or in \
-                     target/tools/; see README, \"Commands\")"
-                );
-                None
-            }
-        }
+        crate::tools::SQLD.required_by(test)
     }
 
     /// Starts a server with an empty database.

@@ -14,8 +14,10 @@ use spin_test_host::movie_system::mint;
 use spin_test_host::redis_server::RedisServer;
 use std::process::Command;
 
-fn schemathesis() -> String {
-    std::env::var("SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".to_owned())
+fn schemathesis() -> std::path::PathBuf {
+    spin_test_host::tools::SCHEMATHESIS
+        .find()
+        .unwrap_or_else(|| "schemathesis".into())
 }
 
 /// How many operations `docs/openapi.json` has.
@@ -36,6 +38,8 @@ fn documented_operations() -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_no_failure_in_any_operation() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
+    spin_test_host::require!(spin_test_host::tools::SCHEMATHESIS);
     // One client sends everything: no rate limits. The event log is up, as in a deployment
     // that offers `POST /ratings/events` (without it, that route is a 503 by design).
     let event_log = RedisServer::start();

@@ -30,6 +30,7 @@ fn append(url: &str) -> Result<redis::Value, String> {
 
 #[test]
 fn only_ratings_producer_may_append_to_the_event_stream() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     assert!(append(&redis.url_as("rating")).is_ok(), "rating's XADD");
     for (who, url) in [
@@ -53,6 +54,7 @@ fn only_ratings_producer_may_append_to_the_event_stream() {
 
 #[test]
 fn rating_cannot_write_the_dead_letters_not_even_through_a_script() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     let rating = redis.url_as("rating");
     assert!(run(&rating, "XADD", &[DEAD, "*", "event", "{}"]).is_err());
@@ -66,6 +68,7 @@ fn rating_cannot_write_the_dead_letters_not_even_through_a_script() {
 
 #[test]
 fn the_consumer_may_dead_letter_but_not_append_events() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     let ingest = redis.url_as("rating-ingest");
     assert!(run(&ingest, "XADD", &[DEAD, "*", "event", "{}"]).is_ok());
@@ -78,6 +81,7 @@ fn the_consumer_may_dead_letter_but_not_append_events() {
 
 #[test]
 fn movie_may_use_its_cache_keys_and_nothing_else() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     let movie = redis.url_as("movie");
     // What Spin's Redis key-value backend sends for movie's get, set, delete and exists.
@@ -100,6 +104,7 @@ fn movie_may_use_its_cache_keys_and_nothing_else() {
 
 #[test]
 fn without_a_password_only_the_wake_channel_can_be_subscribed() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     let anyone = redis.address();
     for (name, args) in [
@@ -136,6 +141,7 @@ fn without_a_password_only_the_wake_channel_can_be_subscribed() {
 
 #[test]
 fn the_scheduled_wake_up_may_only_publish_the_wake() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = redis_with_users();
     let wake = redis.url_as("rating-wake");
     assert!(run(&wake, "PUBLISH", &[WAKE, "cron"]).is_ok());

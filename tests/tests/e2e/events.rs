@@ -174,6 +174,7 @@ fn wire(event: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_books_file_is_ingested_end_to_end_and_a_second_run_changes_nothing() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     let file = common::repo_root().join("tools/ratingingester/ratingsdata.json");
     let events = ratingingester::read_events(&std::fs::read(&file).unwrap()).unwrap();
@@ -201,6 +202,7 @@ async fn the_books_file_is_ingested_end_to_end_and_a_second_run_changes_nothing(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posted_events_are_accepted_then_applied_once_however_often_they_are_sent() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     let batch = json!([put("e1", "u1", "m1", 5), put("e2", "u2", "m1", 3)]);
     for attempt in 0..3 {
@@ -223,6 +225,7 @@ async fn posted_events_are_accepted_then_applied_once_however_often_they_are_sen
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_without_ids_get_stable_ones_so_a_resent_batch_is_not_applied_twice() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     let anonymous = |value| {
         json!([{"userId": "u1", "recordId": "m1", "recordType": "movie", "value": value,
@@ -281,6 +284,7 @@ impl Pipeline {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_older_entry_delivered_late_does_not_undo_a_newer_one() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     p.append_and_lose(&put("old", "u1", "m1", 1));
     p.publish(json!([put("new", "u1", "m1", 4)])).await;
@@ -294,6 +298,7 @@ async fn an_older_entry_delivered_late_does_not_undo_a_newer_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delete_is_not_undone_by_an_older_put_delivered_after_it() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     p.append_and_lose(&put("old-put", "u1", "m1", 5));
     p.publish(json!([put("a", "u1", "m1", 3), delete("b", "u1", "m1")]))
@@ -308,6 +313,7 @@ async fn a_delete_is_not_undone_by_an_older_put_delivered_after_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_unknown_version_and_foreign_entries_are_dead_lettered_with_their_reason() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     let invalid = wire(&put("bad-value", "u1", "m1", 9));
     let mut future = put("v2", "u2", "m1", 4);
@@ -378,6 +384,7 @@ async fn invalid_unknown_version_and_foreign_entries_are_dead_lettered_with_thei
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_consumer_that_traps_mid_batch_loses_nothing_and_applies_nothing_twice() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     // Migrate the database first, so the consumer's statements are its own.
     p.health().await;
@@ -414,6 +421,7 @@ async fn a_consumer_that_traps_mid_batch_loses_nothing_and_applies_nothing_twice
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_restart_stops_the_consumer_loses_nothing_and_the_http_api_stays_up() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let mut p = pipeline().await;
     let first: Vec<Value> = (0..20)
         .map(|i| put(&format!("a{i}"), &format!("u{i}"), "m1", 5))
@@ -461,6 +469,7 @@ async fn a_redis_restart_stops_the_consumer_loses_nothing_and_the_http_api_stays
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publishing_needs_ratings_admin_and_a_valid_batch_and_a_refused_batch_publishes_nothing() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     let batch = json!([put("e1", "u1", "m1", 5)]);
     let writer = movie_system::token("u1", "ratings:write");
@@ -504,6 +513,7 @@ async fn publishing_needs_ratings_admin_and_a_valid_batch_and_a_refused_batch_pu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_redis_the_http_system_runs_and_only_publishing_says_so() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let closed = RedisServer::start();
     let url = closed.url();
     drop(closed);
@@ -581,6 +591,7 @@ async fn wake_cost(events: usize) -> (usize, usize) {
 /// stream empty.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_costs_the_same_statements_and_commands_whatever_its_size() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let (small, large) = (wake_cost(5).await, wake_cost(400).await);
     assert_eq!(
         (small, large),
@@ -593,6 +604,7 @@ async fn a_batch_costs_the_same_statements_and_commands_whatever_its_size() {
 /// and the write's rate-limit count: no rating is written by the request.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_published_batch_costs_one_connection_two_commands_and_one_statement() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let p = pipeline().await;
     p.publish(json!([put("warm", "u0", "m1", 1)])).await;
     let rating = p.http.stats("rating").unwrap();

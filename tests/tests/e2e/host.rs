@@ -647,6 +647,7 @@ fn handled_lines(app: &App) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_redis_trigger_handles_one_message_at_a_time() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let (app, listeners) = probe_subscribed(dir.path(), &redis).await;
@@ -672,6 +673,7 @@ async fn the_redis_trigger_handles_one_message_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_or_trapping_redis_handler_loses_its_message_and_the_next_one_runs() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let (app, listeners) = probe_subscribed(dir.path(), &redis).await;
@@ -699,6 +701,7 @@ async fn a_failing_or_trapping_redis_handler_loses_its_message_and_the_next_one_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_redis_trigger_exits_when_its_connection_drops() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let mut redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let (_app, mut listeners) = probe_subscribed(dir.path(), &redis).await;
@@ -712,6 +715,7 @@ async fn the_redis_trigger_exits_when_its_connection_drops() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_redis_trigger_does_not_start_without_its_server() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();

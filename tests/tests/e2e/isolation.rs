@@ -124,6 +124,7 @@ async fn movie_reaches_only_its_cache_its_counts_and_its_two_upstreams() {
 /// no other component reaches Redis at all.
 #[tokio::test(flavor = "multi_thread")]
 async fn only_rating_reaches_the_event_log_and_only_its_address() {
+    spin_test_host::require!(spin_test_host::tools::REDIS_SERVER);
     let log = spin_test_host::redis_server::RedisServer::start();
     let other = spin_test_host::redis_server::RedisServer::start();
     let options = || AppOptions {

@@ -18,7 +18,10 @@ fn read(path: &Path) -> String {
 }
 
 fn promtool(args: &[&str]) -> (bool, String) {
-    let output = Command::new(std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into()))
+    let binary = spin_test_host::tools::PROMTOOL
+        .find()
+        .unwrap_or_else(|| "promtool".into());
+    let output = Command::new(binary)
         .args(args)
         .current_dir(deploy("prometheus"))
         .output()
@@ -38,12 +41,14 @@ fn promtool(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn every_alert_scenario_passes_promtool() {
+    spin_test_host::require!(spin_test_host::tools::PROMTOOL);
     let (passed, output) = promtool(&["test", "rules", "tests/alerts.test.yml"]);
     assert!(passed, "promtool test rules failed:\n{output}");
 }
 
 #[test]
 fn the_prometheus_config_and_its_rules_are_valid() {
+    spin_test_host::require!(spin_test_host::tools::PROMTOOL);
     let (passed, output) = promtool(&["check", "config", "prometheus.yml"]);
     assert!(passed, "promtool check config failed:\n{output}");
 }
