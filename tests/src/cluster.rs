@@ -28,7 +28,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the servers, or returns `None` after saying why `test` is skipped (no `sqld`).
     pub fn start(test: &str) -> Option<Self> {
-        let sqld = SqldServer::required_by(test)?;
+        let sqld = crate::tools::SQLD.required_by(test)?;
         let databases = DATABASES
             .into_iter()
             .map(|label| (label, SqldServer::start(&sqld)))

@@ -20,12 +20,6 @@ pub struct SqldServer {
 }
 
 impl SqldServer {
-    /// The `sqld` binary, or `None` after printing why the calling test is skipped
-    /// ([`crate::tools`]).
-    pub fn required_by(test: &str) -> Option<PathBuf> {
-        crate::tools::SQLD.required_by(test)
-    }
-
     /// Starts a server with an empty database.
     pub fn start(binary: &Path) -> Self {
         let port = free_port();

@@ -72,18 +72,16 @@ impl<T, O> GroupCommit<T, O> {
     /// Writes `item` together with whatever overlaps it, and returns its own outcome. `key`
     /// names the row an item writes (no two in one batch); `run` writes a batch as one
     /// statement and returns each item's outcome in the batch's order.
-    pub async fn submit<K, R, F>(
+    pub async fn submit<K, F>(
         &self,
         item: T,
         key: impl Fn(&T) -> K,
-        run: R,
+        run: impl Fn(Vec<T>) -> F,
     ) -> Result<O, StorageFailure>
     where
         T: Clone,
         K: PartialEq,
-        R: Fn(Vec<T>) -> F,
         F: Future<Output = Result<Vec<O>, StorageFailure>>,
-        O: Clone,
     {
         let write = Rc::new(Write {
             item,
@@ -108,28 +106,29 @@ impl<T, O> GroupCommit<T, O> {
                     waiting.finished = true;
                     return outcome;
                 }
-                Turn::Lead => self.lead(&key, &run).await,
+                Turn::Lead => {
+                    // The queue's front holds the leader's own write, so the batch does too.
+                    let batch = self.take_batch(&key);
+                    let statement = run(batch.iter().map(|w| w.item.clone()).collect());
+                    self.land(&batch, statement).await;
+                }
             }
         }
     }
 
-    /// Runs one batch from the queue's front (which holds the leader's own write) and passes
+    /// Waits for `statement`, the batch's writes, hands each write its outcome and passes
     /// the lead on.
-    async fn lead<K, R, F>(&self, key: &impl Fn(&T) -> K, run: &R)
-    where
-        T: Clone,
-        K: PartialEq,
-        R: Fn(Vec<T>) -> F,
-        F: Future<Output = Result<Vec<O>, StorageFailure>>,
-        O: Clone,
-    {
-        let batch = self.take_batch(key);
+    async fn land(
+        &self,
+        batch: &[Rc<Write<T, O>>],
+        statement: impl Future<Output = Result<Vec<O>, StorageFailure>>,
+    ) {
         let mut flight = Flight {
             commit: self,
-            batch: &batch,
+            batch,
             landed: false,
         };
-        let outcome = run(batch.iter().map(|w| w.item.clone()).collect()).await;
+        let outcome = statement.await;
         flight.landed = true;
         let outcomes: Vec<Result<O, StorageFailure>> = match outcome {
             Ok(outputs) if outputs.len() == batch.len() => outputs.into_iter().map(Ok).collect(),
@@ -139,9 +138,9 @@ impl<T, O> GroupCommit<T, O> {
                     batch.len(),
                     outputs.len()
                 ));
-                vec![Err(failure); batch.len()]
+                batch.iter().map(|_| Err(failure.clone())).collect()
             }
-            Err(failure) => vec![Err(failure); batch.len()],
+            Err(failure) => batch.iter().map(|_| Err(failure.clone())).collect(),
         };
         for (write, outcome) in batch.iter().zip(outcomes) {
             write.finish(outcome);

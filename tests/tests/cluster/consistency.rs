@@ -69,29 +69,20 @@ async fn sixteen_clients_over_two_nodes_all_land_with_exact_aggregates() {
             );
         }
     }
+    // Rating's statements and instances per node: how much the group commit batched.
+    let spent = |node: &spin_test_host::App| {
+        let rating = node.stats("rating").expect("rating's counters");
+        let load = |counter: &std::sync::atomic::AtomicUsize| {
+            counter.load(std::sync::atomic::Ordering::SeqCst)
+        };
+        (load(&rating.sqlite_statements), load(&rating.instantiated))
+    };
     eprintln!(
-        "{} writes from {CLIENTS} clients over two nodes in {elapsed:?}, statements {} {}, instances {} {}",
+        "{} writes from {CLIENTS} clients over two nodes in {elapsed:?}; (statements, instances) \
+         of rating per node: {:?} {:?}",
         answers.len(),
-        nodes[0]
-            .stats("rating")
-            .unwrap()
-            .sqlite_statements
-            .load(std::sync::atomic::Ordering::SeqCst),
-        nodes[1]
-            .stats("rating")
-            .unwrap()
-            .sqlite_statements
-            .load(std::sync::atomic::Ordering::SeqCst),
-        nodes[0]
-            .stats("rating")
-            .unwrap()
-            .instantiated
-            .load(std::sync::atomic::Ordering::SeqCst),
-        nodes[1]
-            .stats("rating")
-            .unwrap()
-            .instantiated
-            .load(std::sync::atomic::Ordering::SeqCst),
+        spent(&nodes[0]),
+        spent(&nodes[1])
     );
 }
 
