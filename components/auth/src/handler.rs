@@ -43,12 +43,20 @@ impl<R: ClientRepository> HttpService for AuthController<R> {
     async fn health_checks(&self) -> Vec<Check> {
         let signing = match self.keyring().signer() {
             Some(_) => Ok(()),
-            None => Err("no signing key is configured (variable auth_signing_key)"),
+            None => Err(TokenError::NoSigningKey),
         };
         vec![
             Check::new("sqlite", self.health().await),
             Check::new("signing-key", signing),
         ]
+    }
+
+    /// Where the signing key comes from (`configured`, `development` or `absent`), so a
+    /// development key left in a deployment shows on its health page.
+    async fn health_details(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut details = serde_json::Map::new();
+        details.insert("signingKey".into(), self.keyring().source().as_str().into());
+        details
     }
 
     /// Each token request checks a secret: metered per client address, so guessing secrets

@@ -32,7 +32,29 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "count requests per client for rate limits",
         statements: &[service_kit::rate_limit::COUNTS_TABLE],
     },
+    Migration {
+        version: 3,
+        name: "keep the development signing key",
+        statements: &[
+            // At most one row: the key auth signs with when no `auth_signing_key` is
+            // configured and `auth_development_key` allows it (see crate::keyring).
+            "CREATE TABLE development_key (
+            id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+            seed TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+        ],
+    },
 ];
+
+/// The development key: `?1` (a base64url Ed25519 seed) is stored unless a key already is, and
+/// the stored one is returned either way, so every instance and `authctl token` settle on the
+/// first key written (`?2` is the time, seconds since the epoch). One statement, so it works
+/// alike on a local file and on libSQL.
+pub const DEVELOPMENT_KEY: &str =
+    "INSERT INTO development_key (id, seed, created_at) VALUES (1, ?1, ?2)
+    ON CONFLICT (id) DO UPDATE SET seed = development_key.seed
+    RETURNING seed";
 
 /// Registers a client or replaces its secret and scopes (`?1` id, `?2` hash, `?3` scopes,
 /// `?4` registration time, seconds since the epoch). For the operator's tool.

@@ -13,6 +13,7 @@ mod concurrency;
 mod contract;
 mod cost;
 mod deployment;
+mod development_key;
 mod durability;
 mod event_acl;
 mod events;

@@ -25,7 +25,7 @@ fn issue() -> Issue<'static> {
 
 /// Registers client `cli` with `scopes` in the app's auth database, as README tells an
 /// operator to; returns its secret.
-fn register(root: &std::path::Path, scopes: &str) -> String {
+pub(super) fn register(root: &std::path::Path, scopes: &str) -> String {
     let db = root.join(".spin/auth.db");
     let args = [
         "register",
@@ -44,7 +44,7 @@ fn register(root: &std::path::Path, scopes: &str) -> String {
         .to_owned()
 }
 
-async fn post_token(app: &App, basic: &str, form: &str) -> TestResponse {
+pub(super) async fn post_token(app: &App, basic: &str, form: &str) -> TestResponse {
     let request = Request::post("/auth/token")
         .header("authorization", format!("Basic {basic}"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -53,11 +53,11 @@ async fn post_token(app: &App, basic: &str, form: &str) -> TestResponse {
     app.send(request).await.expect("the app answers")
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub(super) fn basic(id: &str, secret: &str) -> String {
     base64ct::Base64::encode_string(format!("{id}:{secret}").as_bytes())
 }
 
-async fn put_metadata(app: &App, token: Option<&str>) -> TestResponse {
+pub(super) async fn put_metadata(app: &App, token: Option<&str>) -> TestResponse {
     app.request_as(
         token,
         Method::PUT,

@@ -1,23 +1,26 @@
-//! `authctl`: what an operator of the auth service does outside it.
+//! `authctl`: what an operator of the auth service does outside it (`authctl --help`).
 //!
 //! - `keygen`: a new Ed25519 signing key for `auth_signing_key`, with its public key and id.
-//! - `public-key`: the public key of the signing key in `SPIN_VARIABLE_AUTH_SIGNING_KEY`, for
-//!   `auth_previous_public_keys` when rotating.
+//! - `public-key`, `jwks`: the public half of the signing key, and the JWKS auth publishes.
 //! - `register`: registers a client (or replaces its secret and scopes) in the auth database,
 //!   creating the schema if the service has not yet; prints the secret once.
-//! - `token`: mints a token offline with `SPIN_VARIABLE_AUTH_SIGNING_KEY`, for development.
+//! - `token`: mints a token as auth would issue it.
+//!
+//! The signing key is `SPIN_VARIABLE_AUTH_SIGNING_KEY`, else the development key in the auth
+//! database, the one `spin up` signs with when no key is configured.
 #![cfg_attr(target_arch = "wasm32", allow(unused))]
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match authctl::commands::run(&args) {
+    use clap::Parser;
+    let cli = authctl::commands::Cli::parse();
+    match authctl::commands::execute(cli) {
         Ok(output) => {
             print!("{output}");
             std::process::ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("authctl: {error}\n\n{}", authctl::commands::USAGE);
+            eprintln!("authctl: {error}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -2,50 +2,84 @@
 //! publish them, wake the consumer.
 #![cfg(not(target_arch = "wasm32"))]
 
+use clap::{Args, Parser, Subcommand};
 use rating::events::event::{self, RatingEvent};
 use rating::events::stream::{APPEND_ALL, STREAM, WAKE_CHANNEL};
+use std::path::PathBuf;
 
-pub const USAGE: &str = "usage:
-  ratingingester [--redis URL] [--chunk N] FILE   publish FILE's events (a JSON array)
-  ratingingester wake [--redis URL]              wake the consumer
-URL defaults to SPIN_VARIABLE_EVENTS_REDIS_URL, else redis://127.0.0.1:6379";
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ratingingester",
+    version,
+    about = "The book's rating ingester: publishes a file of rating events to the rating service's event log",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// A JSON array of rating events in the book's format: every event is validated with the
+    /// rating service's rules, and nothing is published if one is invalid. Events without
+    /// `eventId` get `<digest of the file>-<index>`, so publishing a file again changes nothing.
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// Events per atomic publish (each chunk is one script run, which blocks the server).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=5_000))]
+    chunk: u16,
+    #[command(flatten)]
+    server: Server,
+}
 
-const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
-/// Events per atomic publish: a chunk is one script run, which blocks the server meanwhile.
-const DEFAULT_CHUNK: usize = 500;
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Wake the consumer: what a scheduler runs every minute, so entries left by a consumer
+    /// that stopped are taken over.
+    Wake {
+        #[command(flatten)]
+        server: Server,
+    },
+}
 
-/// Runs a command line; the text to print on success.
+/// The event log's server.
+#[derive(Debug, Args)]
+struct Server {
+    /// The Redis or Valkey URL, with an ACL user's credentials if it has users.
+    #[arg(
+        long,
+        env = "SPIN_VARIABLE_EVENTS_REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis: String,
+}
+
+/// Runs a command line (without the program name); the text to print on success (`--help`
+/// included), or why it failed.
 pub fn run(args: &[String]) -> Result<String, String> {
-    let mut redis = std::env::var("SPIN_VARIABLE_EVENTS_REDIS_URL")
-        .unwrap_or_else(|_| DEFAULT_REDIS.to_owned());
-    let mut chunk = DEFAULT_CHUNK;
-    let mut positional = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--redis" => redis = args.next().ok_or("--redis needs a URL")?.clone(),
-            "--chunk" => {
-                chunk = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| (1..=5_000).contains(n))
-                    .ok_or("--chunk needs a number from 1 to 5000")?;
-            }
-            _ => positional.push(arg.as_str()),
-        }
+    let line = std::iter::once("ratingingester").chain(args.iter().map(String::as_str));
+    match Cli::try_parse_from(line) {
+        Ok(cli) => execute(cli),
+        Err(shown) if !shown.use_stderr() => Ok(shown.render().to_string()),
+        Err(error) => Err(error.render().to_string()),
     }
-    match positional.as_slice() {
-        ["wake"] => {
-            wake(&redis)?;
+}
+
+/// Runs parsed arguments.
+pub fn execute(cli: Cli) -> Result<String, String> {
+    match (cli.command, cli.file) {
+        (Some(Command::Wake { server }), _) => {
+            wake(&server.redis)?;
             Ok("woke the consumer".to_owned())
         }
-        [file] => {
-            let bytes = std::fs::read(file).map_err(|e| format!("reading {file}: {e}"))?;
+        (None, Some(file)) => {
+            let shown = file.display();
+            let bytes = std::fs::read(&file).map_err(|e| format!("reading {shown}: {e}"))?;
             let events = read_events(&bytes).map_err(|errors| errors.join("\n"))?;
-            let published = publish(&redis, &events, chunk)?;
-            Ok(format!("published {published} events from {file}"))
+            let published = publish(&cli.server.redis, &events, usize::from(cli.chunk))?;
+            Ok(format!("published {published} events from {shown}"))
         }
-        _ => Err("expected a FILE or `wake`".to_owned()),
+        (None, None) => Err("expected a FILE or `wake` (see --help)".to_owned()),
     }
 }
 
@@ -69,7 +103,15 @@ pub fn read_events(bytes: &[u8]) -> Result<Vec<RatingEvent>, Vec<String>> {
 fn connect(address: &str) -> Result<redis::Connection, String> {
     redis::Client::open(address)
         .and_then(|client| client.get_connection())
-        .map_err(|e| format!("connecting to {address}: {e}"))
+        .map_err(|e| format!("connecting to {}: {e}", without_credentials(address)))
+}
+
+/// `address` as it may be printed: an ACL user's password stays out of error messages.
+fn without_credentials(address: &str) -> String {
+    match (address.split_once("://"), address.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+        _ => address.to_owned(),
+    }
 }
 
 /// Publishes `events` in chunks, each one atomic step, then wakes the consumer. A failure
@@ -137,9 +179,61 @@ mod tests {
         assert!(read_events(b"{}").is_err());
     }
 
+    fn line(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
     #[test]
     fn a_command_line_without_a_file_is_refused() {
-        assert!(run(&[]).is_err());
-        assert!(run(&["--chunk".to_owned(), "0".to_owned(), "f".to_owned()]).is_err());
+        let error = run(&[]).unwrap_err();
+        assert!(error.contains("<FILE>"), "{error}");
+    }
+
+    #[test]
+    fn a_chunk_out_of_range_is_refused_before_anything_is_read() {
+        let error = run(&line(&["--chunk", "0", "missing.json"])).unwrap_err();
+        assert!(error.contains("--chunk"), "{error}");
+    }
+
+    #[test]
+    fn wake_is_a_command_not_a_file() {
+        let cli =
+            Cli::try_parse_from(["ratingingester", "wake", "--redis", "redis://h:1"]).unwrap();
+        assert!(
+            matches!(&cli.command, Some(Command::Wake { server }) if server.redis == "redis://h:1"),
+            "{cli:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_takes_the_redis_url_and_chunk() {
+        let cli = Cli::try_parse_from([
+            "ratingingester",
+            "--redis",
+            "redis://h:1",
+            "--chunk",
+            "7",
+            "f.json",
+        ])
+        .unwrap();
+        assert_eq!(
+            (cli.file.as_deref(), cli.chunk, cli.server.redis.as_str()),
+            (Some(std::path::Path::new("f.json")), 7, "redis://h:1")
+        );
+    }
+
+    #[test]
+    fn a_connection_error_never_prints_the_password() {
+        let error = wake("redis://rating:s3cret@127.0.0.1:1").unwrap_err();
+        assert!(
+            !error.contains("s3cret") && error.contains("127.0.0.1:1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn help_says_how_to_publish_and_wake() {
+        let help = run(&line(&["--help"])).unwrap();
+        assert!(help.contains("wake") && help.contains("<FILE>"), "{help}");
     }
 }

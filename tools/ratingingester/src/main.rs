@@ -8,19 +8,20 @@
 //! - `ratingingester wake [--redis URL]`: wakes the consumer (what a scheduler runs every
 //!   minute, so entries left by a consumer that stopped are taken over).
 //!
-//! URL defaults to `SPIN_VARIABLE_EVENTS_REDIS_URL`, else `redis://127.0.0.1:6379`.
+//! URL defaults to `SPIN_VARIABLE_EVENTS_REDIS_URL`, else `redis://127.0.0.1:6379`
+//! (`ratingingester --help`).
 #![cfg_attr(target_arch = "wasm32", allow(unused))]
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match ratingingester::run(&args) {
+    use clap::Parser;
+    match ratingingester::execute(ratingingester::Cli::parse()) {
         Ok(output) => {
             println!("{output}");
             std::process::ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("ratingingester: {error}\n\n{}", ratingingester::USAGE);
+            eprintln!("ratingingester: {error}");
             std::process::ExitCode::FAILURE
         }
     }

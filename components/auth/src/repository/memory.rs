@@ -12,6 +12,9 @@ pub struct InMemoryClientRepository {
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
     counts: MemoryCounts,
+    development_key: std::cell::RefCell<Option<String>>,
+    /// How many times the development key was asked for.
+    pub development_key_reads: std::cell::Cell<usize>,
 }
 
 impl InMemoryClientRepository {
@@ -43,5 +46,13 @@ impl ClientRepository for InMemoryClientRepository {
 
     async fn ping(&self) -> Result<(), StorageFailure> {
         self.failing.check()
+    }
+
+    async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure> {
+        self.failing.check()?;
+        self.development_key_reads
+            .set(self.development_key_reads.get() + 1);
+        let mut stored = self.development_key.borrow_mut();
+        Ok(stored.get_or_insert_with(|| candidate.to_owned()).clone())
     }
 }

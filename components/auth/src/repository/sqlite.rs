@@ -1,7 +1,7 @@
 //! The client repository on Spin's SQLite (`sqlite_databases = ["auth"]`).
 
 use crate::controller::ClientRepository;
-use crate::migrations::DATABASE;
+use crate::migrations::{DATABASE, DEVELOPMENT_KEY};
 use crate::model::{Client, ClientId, ScopeSet};
 use service_kit::StorageFailure;
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
@@ -61,5 +61,20 @@ impl ClientRepository for SqliteClientRepository {
             .query("SELECT 1 FROM clients LIMIT 1", [])
             .await
             .map(drop)
+    }
+
+    async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure> {
+        let now_s = i64::try_from(service_kit::instance::now_ms() / 1000).unwrap_or(i64::MAX);
+        let rows = self
+            .db
+            .query(
+                DEVELOPMENT_KEY,
+                vec![Value::Text(candidate.to_owned()), Value::Integer(now_s)],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StorageFailure::Broken("no development key was returned".into()))?;
+        Ok(column::<&str>(row, 0)?.to_owned())
     }
 }

@@ -216,3 +216,37 @@ fn every_valkey_client_signs_in_as_its_own_user_with_a_password_from_the_secret(
         );
     }
 }
+
+/// spin.toml lets auth sign with a development key kept in its database, so `spin up` issues
+/// tokens with no setup; a deployment must never: every SpinApp that runs auth takes its key
+/// from the Secret (not optional) and switches the development key off.
+#[test]
+fn every_deployment_of_auth_signs_with_the_secret_key_and_never_a_development_key() {
+    let mut deployed = 0;
+    for dir in ["per-service", "all-in-one", "canary"] {
+        for app in spinapps_in(dir) {
+            let components = common::yaml::strings(&app["spec"]["components"]);
+            if !components.is_empty() && !components.iter().any(|c| c == "auth") {
+                continue;
+            }
+            deployed += 1;
+            let key = variable(&app, "auth_signing_key");
+            assert_eq!(
+                key.map(|entry| (
+                    secret_key(entry),
+                    entry["valueFrom"]["secretKeyRef"]["optional"].as_bool()
+                )),
+                Some((Some("auth-signing-key"), None)),
+                "{dir}/{}: auth_signing_key from the Secret, required",
+                name(&app)
+            );
+            assert_eq!(
+                variable(&app, "auth_development_key").and_then(|entry| entry["value"].as_str()),
+                Some("false"),
+                "{dir}/{}: auth_development_key must be \"false\"",
+                name(&app)
+            );
+        }
+    }
+    assert!(deployed >= 2, "found {deployed} SpinApps running auth");
+}
