@@ -106,3 +106,91 @@ fn every_http_trigger_serves_a_documented_operation() {
         "triggers with no documented operation: {undocumented:?}"
     );
 }
+
+/// Swagger UI and generated clients fetch a token themselves from what the document declares:
+/// an OAuth 2.0 client-credentials flow whose token URL is auth's documented token operation
+/// and whose scopes are exactly the ones the services know.
+#[test]
+fn the_oauth2_client_credentials_flow_names_the_token_operation_and_every_scope() {
+    let document = document();
+    let flow = &document["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"];
+    let token_url = flow["tokenUrl"].as_str().expect("a tokenUrl");
+    assert!(
+        document["paths"][token_url]["post"].is_object(),
+        "tokenUrl {token_url} is not a documented POST operation"
+    );
+    let declared: BTreeSet<&str> = flow["scopes"]
+        .as_object()
+        .expect("scopes")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let known: BTreeSet<&str> = service_kit::auth::scopes::ALL.iter().copied().collect();
+    assert_eq!(declared, known, "the flow's scopes against the services'");
+}
+
+/// Every protected operation asks for the OAuth 2.0 scheme with scopes the flow declares (a
+/// requirement naming another scheme or an unknown scope would leave a client without a way
+/// to get the token).
+#[test]
+fn every_protected_operation_requires_declared_oauth2_scopes() {
+    let document = document();
+    let schemes = document["components"]["securitySchemes"]
+        .as_object()
+        .expect("securitySchemes");
+    let flow_scopes = &schemes["oauth2"]["flows"]["clientCredentials"]["scopes"];
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            for requirement in operation["security"].as_array().into_iter().flatten() {
+                for (scheme, scopes) in requirement.as_object().expect("a requirement") {
+                    assert!(
+                        schemes.contains_key(scheme),
+                        "{method} {path}: undeclared scheme {scheme}"
+                    );
+                    for scope in scopes.as_array().expect("scopes") {
+                        let scope = scope.as_str().expect("a scope name");
+                        assert!(
+                            scheme == "oauth2" && flow_scopes[scope].is_string(),
+                            "{method} {path}: scope {scope} of {scheme} is not one of the flow's"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An NDJSON body is a stream: each media type states its item (`x-oai-itemSchema`, 3.2's
+/// `itemSchema` for 3.1 documents), and its `schema`, the whole stream as an array, holds
+/// exactly those items.
+#[test]
+fn every_ndjson_body_describes_its_item() {
+    let document = document();
+    let mut seen = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let bodies = std::iter::once(&operation["requestBody"]).chain(
+                operation["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|r| r.values()),
+            );
+            for body in bodies {
+                let media = &body["content"]["application/x-ndjson"];
+                if media.is_null() {
+                    continue;
+                }
+                seen += 1;
+                assert!(
+                    media["x-oai-itemSchema"].is_object(),
+                    "{method} {path}: NDJSON without x-oai-itemSchema"
+                );
+                assert_eq!(
+                    media["schema"]["items"], media["x-oai-itemSchema"],
+                    "{method} {path}: the stream's items and its item schema differ"
+                );
+            }
+        }
+    }
+    assert_eq!(seen, 3, "NDJSON bodies: two exports and the import");
+}
