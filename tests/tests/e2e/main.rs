@@ -7,6 +7,7 @@ mod common;
 mod api_contract;
 mod api_document;
 mod book_scenario;
+mod build_inputs;
 mod bulk;
 mod client_identity;
 mod concurrency;

@@ -1,0 +1,74 @@
+//! `spin up --build` rebuilds a component when a file its build reads changes, and `spin watch`
+//! rebuilds on save, only if the component's `watch` globs match that file. The build's own
+//! dep-info (`target/wasm32-wasip2/release/<crate>.d`, written by the build the suite runs
+//! first) lists every file the compiler read, `include_str!` targets included; each one in
+//! the repository, and each crate's `Cargo.toml` with the workspace's and the lock file, must
+//! match a glob of every component built from that crate.
+
+use super::common::repo_root;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use spin_test_host::manifest::Manifest;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The repository files the last build of `krate` read, relative to the root.
+fn build_inputs(krate: &str) -> BTreeSet<String> {
+    let root = repo_root();
+    let dep_info = root.join(format!("target/wasm32-wasip2/release/{krate}.d"));
+    let text = std::fs::read_to_string(&dep_info)
+        .unwrap_or_else(|error| panic!("{}: {error}", dep_info.display()));
+    let first = text.lines().next().unwrap_or_default();
+    let (_, inputs) = first.split_once(": ").expect("`target: inputs`");
+    let mut files: BTreeSet<String> = inputs
+        .split(' ')
+        .filter_map(|path| Path::new(path).strip_prefix(&root).ok())
+        .map(|path| path.to_string_lossy().into_owned())
+        .filter(|path| !path.starts_with("target/"))
+        .collect();
+    // Cargo reads each crate's manifest, the workspace's and the lock file too.
+    let crates: BTreeSet<String> = files
+        .iter()
+        .filter_map(|file| file.split_once("/src/").map(|(dir, _)| dir.to_owned()))
+        .collect();
+    files.extend(crates.iter().map(|dir| format!("{dir}/Cargo.toml")));
+    files.extend(["Cargo.toml".to_owned(), "Cargo.lock".to_owned()]);
+    files
+}
+
+fn globs(patterns: &[String]) -> GlobSet {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(Glob::new(pattern).unwrap_or_else(|error| panic!("{pattern}: {error}")));
+    }
+    set.build().expect("a glob set")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_file_a_component_build_reads_is_watched() {
+    spin_test_host::movie_system::build().expect("the components build");
+    for manifest in ["spin.toml", "spin-events.toml"] {
+        let loaded = Manifest::load(&repo_root().join(manifest)).expect(manifest);
+        for (component, decl) in &loaded.component {
+            let Some(build) = &decl.build else { continue };
+            let krate = build
+                .command
+                .split_once(" -p ")
+                .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default())
+                .expect("the build command names its package with -p");
+            let inputs = build_inputs(krate);
+            assert!(
+                inputs.iter().any(|file| file.ends_with("/src/lib.rs")),
+                "{manifest} {component}: no sources in the dep-info of {krate}"
+            );
+            let watched = globs(&build.watch);
+            let unwatched: Vec<&String> = inputs
+                .iter()
+                .filter(|file| !watched.is_match(file))
+                .collect();
+            assert!(
+                unwatched.is_empty(),
+                "{manifest} {component}: its build reads files no `watch` glob matches: {unwatched:?}"
+            );
+        }
+    }
+}
