@@ -359,3 +359,47 @@ fn every_collector_pipeline_uses_defined_components_and_connectors_join_pipeline
         "RED from spans needs spanmetrics"
     );
 }
+
+/// Where every alert's `runbook_url` points: `docs/operations.md` as published (README
+/// "Operations" says how to point it elsewhere).
+const RUNBOOKS: &str = "https://movie-system.example/docs/operations.md#";
+
+#[test]
+fn every_alert_links_its_runbook() {
+    let rules = yaml(&deploy("prometheus/rules/movie-system.rules.yml"));
+    for rule in groups_rules(&rules).filter(|rule| rule["alert"].as_str().is_some()) {
+        let url = rule["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            url.starts_with(RUNBOOKS),
+            "{}: runbook_url {url:?} is not under {RUNBOOKS}",
+            rule["alert"].as_str().unwrap_or_default()
+        );
+    }
+}
+
+/// The links as the scenarios render them (promtool checks the rendering), and every
+/// component's runbook, which the per-service alerts link by their `service_name` label, are
+/// headings of docs/operations.md.
+#[test]
+fn every_runbook_an_alert_links_exists() {
+    let anchors = common::heading_anchors("docs/operations.md");
+    let tests = read(&deploy("prometheus/tests/alerts.test.yml"));
+    let rendered = tests
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("runbook_url: "))
+        .map(|url| url.trim_matches('"').to_owned());
+    let components = ["metadata", "rating", "rating-ingest", "movie", "auth"]
+        .map(|name| format!("{RUNBOOKS}runbook-{name}"));
+    let mut checked = 0;
+    for url in rendered.chain(components) {
+        let anchor = url.strip_prefix(RUNBOOKS).unwrap_or(&url);
+        assert!(
+            anchors.contains(anchor),
+            "{url}: docs/operations.md has no heading #{anchor}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "checked {checked} links");
+}

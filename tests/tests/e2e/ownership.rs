@@ -95,29 +95,10 @@ fn every_component_of_the_manifests_has_exactly_one_entry() {
     assert_eq!(entries, expected, "catalog entries per manifest component");
 }
 
-/// GitHub's anchor of a Markdown heading.
-fn anchor(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
-        .map(|c| if c == ' ' { '-' } else { c })
-        .collect()
-}
-
 /// Whether `link` (`file#anchor`, from the repository root) names a heading that exists.
 fn runbook_exists(link: &str) -> bool {
-    let Some((file, wanted)) = link.split_once('#') else {
-        return false;
-    };
-    let Ok(text) = std::fs::read_to_string(repo_root().join(file)) else {
-        return false;
-    };
-    text.lines()
-        .filter_map(|line| line.strip_prefix('#'))
-        .map(|heading| anchor(heading.trim_start_matches('#')))
-        .any(|found| found == wanted)
+    link.split_once('#')
+        .is_some_and(|(file, wanted)| common::heading_anchors(file).contains(wanted))
 }
 
 #[test]
@@ -287,4 +268,31 @@ async fn each_http_component_serves_its_own_entry_at_about_as_built() {
         let put = app.request(Method::PUT, path, None).await.unwrap();
         assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED, "PUT {path}");
     }
+}
+
+/// Every `group:` an entity names as its owner is a Group the catalog defines, so Backstage
+/// resolves the owner instead of showing a dangling reference.
+#[test]
+fn every_owner_is_a_group_the_catalog_defines() {
+    let catalog = catalog();
+    let groups: BTreeSet<&str> = catalog
+        .iter()
+        .filter(|e| e.kind() == "Group")
+        .map(|e| e.name())
+        .collect();
+    let mut owners = 0;
+    for entity in &catalog {
+        let Some(owner) = entity.doc["spec"]["owner"].as_str() else {
+            continue;
+        };
+        owners += 1;
+        let group = owner.strip_prefix("group:").unwrap_or(owner);
+        assert!(
+            groups.contains(group),
+            "{} {} is owned by {owner}, which no Group entity defines (groups: {groups:?})",
+            entity.kind(),
+            entity.name()
+        );
+    }
+    assert!(owners > 5, "found {owners} owned entities");
 }

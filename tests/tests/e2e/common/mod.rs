@@ -93,3 +93,22 @@ pub fn assert_problem(
     );
     assert_eq!(seen, expected, "{request}: {body}");
 }
+
+/// The anchors GitHub gives the Markdown headings of `file` (from the repository root):
+/// `### Runbook: rating-ingest` is `#runbook-rating-ingest`. Empty when the file is missing.
+pub fn heading_anchors(file: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join(file)).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|heading| {
+            heading
+                .trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect()
+}
