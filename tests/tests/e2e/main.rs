@@ -26,6 +26,7 @@ mod least_privilege;
 mod operations;
 mod ownership;
 mod persistence;
+mod readme;
 mod reconcile;
 mod reliability;
 mod security;

@@ -101,12 +101,21 @@ pub struct TokenArgs {
 /// Runs a command line (without the program name); what to print, or why it failed, as the
 /// binary would print them (`--help` is printed, a usage error is clap's message).
 pub fn run(args: &[String]) -> Result<String, String> {
-    let line = std::iter::once("authctl").chain(args.iter().map(String::as_str));
-    match Cli::try_parse_from(line) {
+    match Cli::try_parse_from(command_line(args)) {
         Ok(cli) => execute(cli),
         Err(shown) if !shown.use_stderr() => Ok(shown.render().to_string()),
         Err(error) => Err(error.render().to_string()),
     }
+}
+
+fn command_line(args: &[String]) -> impl Iterator<Item = &str> {
+    std::iter::once("authctl").chain(args.iter().map(String::as_str))
+}
+
+/// Parses a command line (without the program name) as the binary would, without running
+/// it: what a test of documented commands needs.
+pub fn parse(args: &[String]) -> Result<Cli, String> {
+    Cli::try_parse_from(command_line(args)).map_err(|error| error.render().to_string())
 }
 
 /// Runs parsed arguments.

@@ -57,12 +57,21 @@ struct Server {
 /// Runs a command line (without the program name); the text to print on success (`--help`
 /// included), or why it failed.
 pub fn run(args: &[String]) -> Result<String, String> {
-    let line = std::iter::once("ratingingester").chain(args.iter().map(String::as_str));
-    match Cli::try_parse_from(line) {
+    match Cli::try_parse_from(command_line(args)) {
         Ok(cli) => execute(cli),
         Err(shown) if !shown.use_stderr() => Ok(shown.render().to_string()),
         Err(error) => Err(error.render().to_string()),
     }
+}
+
+/// Parses a command line (without the program name) as the binary would, without running
+/// it: what a test of documented commands needs.
+pub fn parse(args: &[String]) -> Result<Cli, String> {
+    Cli::try_parse_from(command_line(args)).map_err(|error| error.render().to_string())
+}
+
+fn command_line(args: &[String]) -> impl Iterator<Item = &str> {
+    std::iter::once("ratingingester").chain(args.iter().map(String::as_str))
 }
 
 /// Runs parsed arguments.
