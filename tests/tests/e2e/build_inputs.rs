@@ -14,7 +14,9 @@ use std::path::Path;
 /// The repository files the last build of `krate` read, relative to the root.
 fn build_inputs(krate: &str) -> BTreeSet<String> {
     let root = repo_root();
-    let dep_info = root.join(format!("target/wasm32-wasip2/release/{krate}.d"));
+    // Cargo names the artifact after the crate: `-` becomes `_`.
+    let artifact = krate.replace('-', "_");
+    let dep_info = root.join(format!("target/wasm32-wasip2/release/{artifact}.d"));
     let text = std::fs::read_to_string(&dep_info)
         .unwrap_or_else(|error| panic!("{}: {error}", dep_info.display()));
     let first = text.lines().next().unwrap_or_default();
@@ -22,7 +24,7 @@ fn build_inputs(krate: &str) -> BTreeSet<String> {
     let mut files: BTreeSet<String> = inputs
         .split(' ')
         .filter_map(|path| Path::new(path).strip_prefix(&root).ok())
-        .map(|path| path.to_string_lossy().into_owned())
+        .map(normalized)
         .filter(|path| !path.starts_with("target/"))
         .collect();
     // Cargo reads each crate's manifest, the workspace's and the lock file too.
@@ -33,6 +35,22 @@ fn build_inputs(krate: &str) -> BTreeSet<String> {
     files.extend(crates.iter().map(|dir| format!("{dir}/Cargo.toml")));
     files.extend(["Cargo.toml".to_owned(), "Cargo.lock".to_owned()]);
     files
+}
+
+/// `path` without `.` and `..` segments (`include_str!("../../../docs/x")` is recorded as
+/// written), as the repository-relative path a glob matches.
+fn normalized(path: &Path) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.iter().filter_map(|part| part.to_str()) {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 fn globs(patterns: &[String]) -> GlobSet {

@@ -485,6 +485,31 @@ async fn the_catalog_entry_costs_no_host_call() {
     );
 }
 
+/// The API reference is compiled in and rendered once per instance: a page or the document
+/// makes no host call of any kind, and repeated requests reuse the instance.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_reference_costs_no_host_call() {
+    let app = common::movie_system();
+    let reference = stats(&app, "api-reference");
+    for _ in 0..3 {
+        for path in ["/api", "/api/openapi.json"] {
+            let served = app.request(Method::GET, path, None).await.unwrap();
+            assert_eq!(served.status, StatusCode::OK, "GET {path}");
+        }
+    }
+    assert_eq!(
+        (
+            reference.sqlite_opens() + reference.sqlite_statements(),
+            reference.key_value_opens() + reference.key_value_reads(),
+            reference.outbound_requests(),
+            reference.redis_opens() + reference.redis_commands(),
+            reference.instantiated(),
+        ),
+        (0, 0, 0, 0, 1),
+        "the API reference's store, outbound and Redis calls, and its instances, for six requests"
+    );
+}
+
 /// The public health report of rating is its store's check alone: the event pipeline (a Redis
 /// connection and three commands) is shown only to `ratings:admin`.
 #[tokio::test(flavor = "multi_thread")]

@@ -185,6 +185,34 @@ async fn auth_opens_only_its_own_database_and_calls_nothing() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_reference_opens_no_store_reads_no_variable_and_calls_nothing() {
+    probe_as(
+        "api-reference",
+        "/api",
+        &[
+            ("/sqlite/auth", "Error::AccessDenied"),
+            ("/sqlite/metadata", "Error::AccessDenied"),
+            ("/sqlite/ratings", "Error::AccessDenied"),
+            ("/sqlite/movie", "Error::AccessDenied"),
+            ("/sqlite/default", "Error::AccessDenied"),
+            ("/kv/cache", "Error::AccessDenied"),
+            ("/kv/default", "Error::AccessDenied"),
+            (
+                "/fetch?url=http://auth.spin.internal/auth/.well-known/jwks.json",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            (
+                "/fetch?url=http://127.0.0.1:9/",
+                "ErrorCode::HttpRequestDenied",
+            ),
+            ("/var/auth_signing_key", "Error::Undefined"),
+            ("/var/metadata_url", "Error::Undefined"),
+        ],
+    )
+    .await;
+}
+
 /// Each gRPC service is served by its own component alone: a call (here an empty, invalid one,
 /// so nothing is chained) runs exactly one fresh instance, of the component that owns the path.
 #[tokio::test(flavor = "multi_thread")]
