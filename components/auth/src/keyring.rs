@@ -262,6 +262,20 @@ mod tests {
         block_on(settings.keyring(repository, held, || [seed; 32])).unwrap()
     }
 
+    /// The keyring of a new instance without a configured key.
+    fn fresh_instance(
+        repository: &InMemoryClientRepository,
+        development_key: &str,
+        seed: u8,
+    ) -> Keyring {
+        keyring(
+            settings("", development_key),
+            repository,
+            &DevelopmentKey::default(),
+            seed,
+        )
+    }
+
     #[test]
     fn a_configured_key_signs_and_the_database_is_not_asked() {
         let repository = InMemoryClientRepository::default();
@@ -282,12 +296,7 @@ mod tests {
     #[test]
     fn without_a_configured_key_the_development_key_is_created_and_published() {
         let repository = InMemoryClientRepository::default();
-        let ring = keyring(
-            settings("", "true"),
-            &repository,
-            &DevelopmentKey::default(),
-            7,
-        );
+        let ring = fresh_instance(&repository, "true", 7);
         let kid = Signer::from_seed([7; 32]).kid().to_owned();
         assert_eq!(ring.source(), KeySource::Development);
         assert_eq!(ring.signer().unwrap().kid(), kid, "signs with the new key");
@@ -300,18 +309,8 @@ mod tests {
     #[test]
     fn instances_settle_on_the_first_development_key_stored() {
         let repository = InMemoryClientRepository::default();
-        keyring(
-            settings("", "true"),
-            &repository,
-            &DevelopmentKey::default(),
-            7,
-        );
-        let other_instance = keyring(
-            settings("", "true"),
-            &repository,
-            &DevelopmentKey::default(),
-            8,
-        );
+        fresh_instance(&repository, "true", 7);
+        let other_instance = fresh_instance(&repository, "true", 8);
         assert_eq!(
             other_instance.signer().unwrap().kid(),
             Signer::from_seed([7; 32]).kid(),
@@ -332,12 +331,7 @@ mod tests {
     #[test]
     fn with_development_keys_refused_and_none_configured_nothing_signs() {
         let repository = InMemoryClientRepository::default();
-        let ring = keyring(
-            settings("", "false"),
-            &repository,
-            &DevelopmentKey::default(),
-            7,
-        );
+        let ring = fresh_instance(&repository, "false", 7);
         assert_eq!(ring.source(), KeySource::Absent);
         assert!(ring.signer().is_none() && ring.published().is_empty());
         assert_eq!(repository.development_key_reads.get(), 0, "database reads");

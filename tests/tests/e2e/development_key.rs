@@ -6,7 +6,7 @@ use super::common;
 use super::security::{basic, post_token, put_metadata, register};
 use http::{Method, StatusCode};
 use service_kit::auth::sign::Signer;
-use spin_test_host::{App, AppOptions};
+use spin_test_host::{App, AppOptions, TestResponse};
 use std::path::Path;
 
 /// The app as `spin up` runs it from spin.toml: no `auth_signing_key`, development keys allowed
@@ -58,6 +58,22 @@ fn kid_of(token: &str) -> String {
         .to_owned()
 }
 
+/// A client registered with `metadata:write` asks auth for a token.
+async fn client_credentials(app: &App, root: &Path) -> TestResponse {
+    let secret = register(root, "metadata:write");
+    post_token(app, &basic("cli", &secret), "grant_type=client_credentials").await
+}
+
+/// `/health/auth`'s status and the key source it reports.
+async fn auth_health(app: &App) -> (StatusCode, Option<String>) {
+    let health = app
+        .request(Method::GET, "/health/auth", None)
+        .await
+        .unwrap();
+    let source = health.json()["signingKey"].as_str().map(str::to_owned);
+    (health.status, source)
+}
+
 async fn jwks_kids(app: &App) -> Vec<String> {
     let jwks = app
         .request(Method::GET, "/auth/.well-known/jwks.json", None)
@@ -100,13 +116,7 @@ async fn authctl_mints_with_the_key_the_running_app_created() {
 async fn a_registered_client_gets_a_token_signed_with_the_development_key() {
     let root = tempfile::tempdir().unwrap();
     let app = without_a_signing_key(root.path(), "true");
-    let secret = register(root.path(), "metadata:write");
-    let issued = post_token(
-        &app,
-        &basic("cli", &secret),
-        "grant_type=client_credentials",
-    )
-    .await;
+    let issued = client_credentials(&app, root.path()).await;
     assert_eq!(issued.status, StatusCode::OK, "{}", issued.json());
     let token = issued.json()["access_token"].as_str().unwrap().to_owned();
     let written = put_metadata(&app, Some(&token)).await;
@@ -128,15 +138,10 @@ async fn the_development_key_survives_a_restart() {
 async fn health_names_the_development_key_and_the_log_warns_of_it() {
     let root = tempfile::tempdir().unwrap();
     let app = without_a_signing_key(root.path(), "true");
-    let health = app
-        .request(Method::GET, "/health/auth", None)
-        .await
-        .unwrap();
     assert_eq!(
-        (health.status, health.json()["signingKey"].as_str()),
-        (StatusCode::OK, Some("development")),
-        "{}",
-        health.json()
+        auth_health(&app).await,
+        (StatusCode::OK, Some("development".to_owned())),
+        "/health/auth's status and signingKey"
     );
     let log = app.log("auth");
     let warnings: Vec<&str> = log
@@ -162,15 +167,10 @@ async fn a_configured_key_wins_and_no_development_key_is_made() {
     let kids = jwks_kids(&app).await;
     let configured = Signer::from_seed(spin_test_host::movie_system::TEST_SIGNING_SEED);
     assert_eq!(kids, [configured.kid()]);
-    let health = app
-        .request(Method::GET, "/health/auth", None)
-        .await
-        .unwrap();
     assert_eq!(
-        health.json()["signingKey"],
-        "configured",
-        "{}",
-        health.json()
+        auth_health(&app).await,
+        (StatusCode::OK, Some("configured".to_owned())),
+        "/health/auth's status and signingKey"
     );
 }
 
@@ -178,27 +178,16 @@ async fn a_configured_key_wins_and_no_development_key_is_made() {
 async fn with_development_keys_off_and_no_key_no_token_is_issued_and_none_is_stored() {
     let root = tempfile::tempdir().unwrap();
     let app = without_a_signing_key(root.path(), "false");
-    let secret = register(root.path(), "metadata:write");
-    let refused = post_token(
-        &app,
-        &basic("cli", &secret),
-        "grant_type=client_credentials",
-    )
-    .await;
+    let refused = client_credentials(&app, root.path()).await;
     common::assert_problem(
         &refused,
         StatusCode::SERVICE_UNAVAILABLE,
         "POST /auth/token",
     );
-    let health = app
-        .request(Method::GET, "/health/auth", None)
-        .await
-        .unwrap();
     assert_eq!(
-        (health.status, health.json()["signingKey"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("absent")),
-        "{}",
-        health.json()
+        auth_health(&app).await,
+        (StatusCode::SERVICE_UNAVAILABLE, Some("absent".to_owned())),
+        "/health/auth's status and signingKey"
     );
     let db = rusqlite::Connection::open(root.path().join(".spin/auth.db")).unwrap();
     let stored: u32 = db
