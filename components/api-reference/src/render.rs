@@ -40,9 +40,10 @@ pub fn page(document: &Value) -> String {
         paragraph(&info["description"]),
     );
     let operations = operations(document);
-    contents(&mut html, document, &operations);
+    let tags = tags(document, &operations);
+    contents(&mut html, &tags, &operations);
     authentication(&mut html, at(document, "/components/securitySchemes"));
-    for tag in &tags(document) {
+    for tag in &tags {
         let name = tag["name"].as_str().unwrap_or_default();
         let _ = write!(
             html,
@@ -91,9 +92,9 @@ fn operations(document: &Value) -> Vec<Operation<'_>> {
 }
 
 /// The document's tags, then any tag an operation names that the list lacks.
-fn tags(document: &Value) -> Vec<Value> {
+fn tags(document: &Value, operations: &[Operation<'_>]) -> Vec<Value> {
     let mut tags: Vec<Value> = document["tags"].as_array().cloned().unwrap_or_default();
-    for operation in operations(document) {
+    for operation in operations {
         if !tags.iter().any(|tag| tag["name"] == operation.tag) {
             tags.push(serde_json::json!({ "name": operation.tag }));
         }
@@ -101,11 +102,11 @@ fn tags(document: &Value) -> Vec<Value> {
     tags
 }
 
-fn contents(html: &mut String, document: &Value, operations: &[Operation<'_>]) {
+fn contents(html: &mut String, tags: &[Value], operations: &[Operation<'_>]) {
     html.push_str(
         "<nav><h2>Contents</h2><ul><li><a href=\"#authentication\">Authentication</a></li>",
     );
-    for tag in &tags(document) {
+    for tag in tags {
         let name = tag["name"].as_str().unwrap_or_default();
         let _ = write!(
             html,
