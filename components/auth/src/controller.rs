@@ -17,9 +17,6 @@ use service_kit::rate_limit::{Limits, RequestCounter};
 pub trait ClientRepository: RequestCounter {
     async fn client(&self, id: &ClientId) -> Result<Option<Client>, StorageFailure>;
     async fn ping(&self) -> Result<(), StorageFailure>;
-    /// The development signing key's seed (base64url): the stored one, or `candidate` after
-    /// storing it when none is (see [`crate::keyring`]).
-    async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure>;
 }
 
 /// What tokens say about their issuer and how long they live.

@@ -16,12 +16,21 @@
 //! the old key keep verifying until they expire; after the token lifetime (plus the services'
 //! clock leeway) the old key can be dropped.
 
-use crate::controller::ClientRepository;
 use ed25519_compact::PublicKey;
 use service_kit::StorageFailure;
 use service_kit::auth::KeySet;
 use service_kit::auth::sign::{Signer, decode_base64url, encode_base64url};
 use std::cell::RefCell;
+
+/// Where the development key is kept: auth's own database (the client repository implements
+/// it), declared here by its consumer.
+// Components are single-threaded, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait DevelopmentKeyStore {
+    /// The development signing key's seed (base64url): the stored one, or `candidate` after
+    /// storing it when none is.
+    async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure>;
+}
 
 /// Where this instance's signing key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +101,7 @@ impl Keyring {
     /// This instance's keyring: [`KeySettings::for_instance`], with the development key read
     /// through `repository` at most once per instance.
     #[cfg(target_arch = "wasm32")]
-    pub async fn for_instance(repository: &impl ClientRepository) -> Result<Self, KeyringError> {
+    pub async fn for_instance(repository: &impl DevelopmentKeyStore) -> Result<Self, KeyringError> {
         thread_local! {
             static DEVELOPMENT_KEY: std::rc::Rc<DevelopmentKey> = Default::default();
         }
@@ -170,7 +179,7 @@ impl KeySettings {
     /// for the key stored if the database has none.
     pub async fn keyring(
         self,
-        repository: &impl ClientRepository,
+        repository: &impl DevelopmentKeyStore,
         held: &DevelopmentKey,
         new_seed: impl FnOnce() -> [u8; 32],
     ) -> Result<Keyring, StorageFailure> {
@@ -194,7 +203,7 @@ impl DevelopmentKey {
     /// instance that signs with it says so once.
     async fn load(
         &self,
-        repository: &impl ClientRepository,
+        repository: &impl DevelopmentKeyStore,
         new_seed: impl FnOnce() -> [u8; 32],
     ) -> Result<Signer, StorageFailure> {
         let held = self.0.borrow().clone();

@@ -3,9 +3,9 @@
 //! retried within the request's budget, skipped while its breaker is open), and fall back when
 //! an upstream cannot answer.
 
+use crate::cache::CacheError;
 use crate::cache::entry::{self, CachedView, Validator};
 use crate::cache::memory::{MemoryCache, UpstreamHealth};
-use crate::cache::store::CacheError;
 use crate::cache::{CacheOutcome, Ttl};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};

@@ -1,10 +1,10 @@
 //! Scripted upstreams, store and clock for unit tests: one [`Fakes`] plays every part, so a
 //! test can see what each call did to the others (time spent, store operations).
 
+use crate::cache::CacheError;
 use crate::cache::Ttl;
 use crate::cache::entry::Validator;
 use crate::cache::memory::MemoryCache;
-use crate::cache::store::CacheError;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::controller::{

@@ -9,8 +9,8 @@
 
 use crate::clock::Clock;
 use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway, Served};
-use crate::handler::{caching_headers, freshness};
 use crate::model::MovieId;
+use crate::view_headers::{caching_headers, freshness};
 use http::Request;
 use movie_proto::{self as proto, services};
 use service_kit::Problem;

@@ -3,13 +3,12 @@
 //! are set here.
 
 use crate::clock::Clock;
-use crate::controller::{
-    CacheStore, Freshness, MetadataGateway, MovieController, RatingGateway, Served,
-};
+use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway};
 use crate::grpc;
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
-use http::header::{AGE, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, PRAGMA, VARY};
+use crate::view_headers::{caching_headers, freshness};
+use http::header::{HeaderValue, VARY};
 use http::{Method, StatusCode};
 use movie_proto::paths;
 use prost::Message;
@@ -17,15 +16,10 @@ use service_kit::edge::negotiate::{Format, PROTOBUF};
 use service_kit::edge::rate_limit::{annotate, client_key};
 use service_kit::edge::respond;
 use service_kit::edge::{
-    About, Answer, Check, Fields, HttpResponse, HttpService, Query, RequestBody, Route, Routed,
+    About, Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed,
 };
 use service_kit::grpc::health;
 use service_kit::rate_limit::RequestCounter;
-
-/// RFC 9211: what this service's cache did for the response.
-pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-/// Names the upstreams a view is missing (`rating`), as the body's `degraded` field does.
-pub const MOVIE_DEGRADED: HeaderName = HeaderName::from_static("movie-degraded");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MovieRoute {
@@ -108,52 +102,6 @@ where
     }
 }
 
-/// `Cache-Control: no-cache` or `max-age=0` (or, without `Cache-Control`, the HTTP/1.0
-/// `Pragma: no-cache`) asks for a view composed now (RFC 9111 5.2.1).
-pub fn freshness(request: &HeaderMap) -> Freshness {
-    let directives = |name| {
-        request
-            .get_all(name)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(|directive| directive.trim().to_ascii_lowercase())
-            .collect::<Vec<_>>()
-    };
-    let cache_control = directives(CACHE_CONTROL);
-    let must_compose = if cache_control.is_empty() {
-        directives(PRAGMA).iter().any(|d| d == "no-cache")
-    } else {
-        cache_control
-            .iter()
-            .any(|d| d == "no-cache" || d == "max-age=0")
-    };
-    if must_compose {
-        Freshness::MustCompose
-    } else {
-        Freshness::CachedAllowed
-    }
-}
-
-/// The cache outcome on the access line; `Cache-Status`, `Age` and `Cache-Control`, so HTTP caches in front of Spin can keep a view
-/// as long as this service would; a degraded view is not to be stored anywhere.
-pub(crate) fn caching_headers(response: &mut HttpResponse, served: &Served) {
-    service_kit::edge::access::note(response, "movie.cache.outcome", served.outcome.name());
-    let headers = response.headers_mut();
-    if let Ok(status) = HeaderValue::try_from(served.outcome.header(served.stored)) {
-        headers.insert(CACHE_STATUS, status);
-    }
-    headers.insert(AGE, HeaderValue::from(served.age.as_secs()));
-    let cache_control = if served.rating_unavailable {
-        headers.insert(MOVIE_DEGRADED, HeaderValue::from_static("rating"));
-        HeaderValue::from_static("no-store")
-    } else {
-        let max_age = format!("public, max-age={}", served.fresh_for.as_secs());
-        HeaderValue::try_from(max_age).unwrap_or(HeaderValue::from_static("no-cache"))
-    };
-    headers.insert(CACHE_CONTROL, cache_control);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +109,7 @@ mod tests {
     use crate::fakes::{Fakes, metadata};
     use http::header::RETRY_AFTER;
     use serde_json::{Value, json};
+    use service_kit::HttpResponse;
     use service_kit::testing::{self, rejected_fields};
 
     fn call(fakes: &Fakes, method: Method, uri: &str) -> (StatusCode, Value) {
@@ -342,15 +291,6 @@ mod tests {
                 "{directive:?}"
             );
         }
-    }
-
-    #[test]
-    fn other_cache_control_directives_allow_the_cache() {
-        let headers = HeaderMap::from_iter([(
-            CACHE_CONTROL,
-            HeaderValue::from_static("max-age=60, no-transform"),
-        )]);
-        assert_eq!(freshness(&headers), Freshness::CachedAllowed);
     }
 
     #[test]

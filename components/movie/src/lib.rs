@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod model;
 pub mod reliability;
 pub mod representation;
+pub mod view_headers;
 
 /// The component's export, only on wasm: native builds (unit tests) have no Spin host to link.
 #[cfg(target_arch = "wasm32")]

@@ -4,7 +4,6 @@ use crate::events::batch::Progress;
 use crate::events::event::RatingEvent;
 use crate::events::log::{Depths, RedisLog};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use crate::reconcile::Chunk;
 use futures::Stream;
 use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
@@ -16,6 +15,19 @@ use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 use spin_sdk::time::sleep;
 use std::rc::Rc;
 use std::time::Duration;
+
+/// What one chunk did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Records looked at: those with ratings, an aggregate, or both.
+    pub records: usize,
+    /// Aggregates written (wrong or missing) or deleted (no ratings left).
+    pub repaired: usize,
+    /// The chunk's last record, the next chunk's start.
+    pub last: Option<RecordKey>,
+    /// The lease's new expiry, by the database's clock.
+    pub lease_expires_at_ms: i64,
+}
 
 /// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.

@@ -3,14 +3,15 @@
 //! (`record_type`, `record_id`, `user_id`, `rating_value`).
 
 use crate::controller::{RatingController, RatingRepository};
-use crate::handler::{RecordFields, acting_for, record_key};
 use crate::model::{AggregatedRating, Rating, RatingValue, UserId};
+use crate::representation::aggregate_message;
+use crate::surface::{RecordFields, acting_for, record_key};
 use http::Request;
 use movie_proto as proto;
 use service_kit::auth::Principal;
 use service_kit::edge::{Answer, Fields, RequestBody};
 use service_kit::grpc::{read_message, reply};
-use service_kit::{FieldErrors, Invalid, Problem};
+use service_kit::{FieldErrors, Problem};
 
 /// A message's record as `movie.proto` names its fields.
 const MESSAGE_RECORD: RecordFields = ("record_type", "record_id");
@@ -75,39 +76,6 @@ pub async fn put_rating<R: RatingRepository, B: RequestBody>(
     acting_for(caller, &rating.user)?;
     controller.put(&rating).await?;
     Ok(reply(&proto::PutRatingResponse {}))
-}
-
-/// The value of a REST write sent as a `PutRatingRequest`: its record and user may be left
-/// empty, since the path names them, and must otherwise be the path's.
-pub fn value_for_path(
-    errors: &mut FieldErrors,
-    message: &proto::PutRatingRequest,
-    path: &impl Fields,
-) -> Option<RatingValue> {
-    let sent = [
-        ("record_type", &message.record_type, "recordType"),
-        ("record_id", &message.record_id, "recordId"),
-        ("user_id", &message.user_id, "userId"),
-    ];
-    for (field, value, path_name) in sent {
-        if !value.is_empty() && path.get(path_name) != Some(value.as_str()) {
-            errors.reject(
-                field,
-                Invalid::new(format!("must equal the path's {path_name}")),
-            );
-        }
-    }
-    errors.check(
-        "rating_value",
-        RatingValue::parse(i64::from(message.rating_value)),
-    )
-}
-
-/// The book's reply for an aggregate: its mean.
-pub fn aggregate_message(aggregate: &AggregatedRating) -> proto::GetAggregatedRatingResponse {
-    proto::GetAggregatedRatingResponse {
-        rating_value: aggregate.average(),
-    }
 }
 
 /// A message's string fields by name, so they are checked by the same functions as a path's

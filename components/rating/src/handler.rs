@@ -2,15 +2,14 @@
 //! 405, request reading and error statuses are the kit's ([`service_kit::edge`]); nothing here
 //! knows about SQLite.
 
-use crate::controller::{
-    PipelineState, RatingController, RatingError, RatingRepository, may_act_for,
-};
+use crate::controller::{PipelineState, RatingController, RatingRepository};
 use crate::events::MAX_EVENTS_PER_REQUEST;
 use crate::events::event;
 use crate::grpc;
-use crate::model::{Rating, RatingFields, RatingValue, RecordId, RecordKey, RecordType, UserId};
+use crate::model::{Rating, RatingFields, RatingValue, RecordKey, UserId};
 use crate::reconcile::{ReconcileError, RunLimits, RunStatus};
-use crate::representation::{AggregateView, RatingLine, RatingView};
+use crate::representation::{AggregateView, RatingLine, RatingView, aggregate_message};
+use crate::surface::{RecordFields, acting_for, record_key, value_for_path};
 use futures::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
 use movie_proto::paths;
@@ -56,8 +55,6 @@ pub enum RatingRoute {
 const PATH_RECORD: RecordFields = ("recordType", "recordId");
 /// The book names the record `id` and its type `type` in the query.
 const BOOK_RECORD: RecordFields = ("type", "id");
-/// The names of a record's type and id in one surface.
-pub(crate) type RecordFields = (&'static str, &'static str);
 
 impl<R: RatingRepository> HttpService for RatingController<R> {
     const NAME: &'static str = "rating";
@@ -312,7 +309,7 @@ async fn rate<R: RatingRepository, B: RequestBody>(
         }
         Format::Protobuf => {
             let message = protobuf_message(&parts.headers, body).await?;
-            grpc::value_for_path(&mut errors, &message, params)
+            value_for_path(&mut errors, &message, params)
         }
     };
     put(
@@ -349,7 +346,7 @@ async fn aggregate<R: RatingRepository>(
     let view = AggregateView::new(&record, &aggregate);
     let format = Format::accepted(request);
     let response = negotiate::representation(StatusCode::OK, format, &view, || {
-        grpc::aggregate_message(&aggregate)
+        aggregate_message(&aggregate)
     })?;
     Ok(unless_unchanged(response, request))
 }
@@ -381,15 +378,6 @@ async fn book_average<R: RatingRepository>(
     Ok(respond::json(StatusCode::OK, &aggregate.average()))
 }
 
-/// Checks that `caller` may change `user`'s ratings. Write routes always have a verified
-/// caller; one without would be a wiring error, refused rather than trusted.
-pub(crate) fn acting_for(caller: Option<&Principal>, user: &UserId) -> Result<(), RatingError> {
-    match caller {
-        Some(caller) => may_act_for(caller, user),
-        None => Err(RatingError::NotTheirs(user.clone())),
-    }
-}
-
 async fn put<R: RatingRepository>(
     controller: &RatingController<R>,
     caller: Option<&Principal>,
@@ -408,20 +396,6 @@ fn one_record(source: &impl Fields, names: RecordFields) -> Result<RecordKey, Fi
     let mut errors = FieldErrors::new();
     let record = record_key(&mut errors, source, names);
     errors.conclude(record)
-}
-
-/// The record named by `source`'s two fields, or `None` with the reasons in `errors`.
-pub(crate) fn record_key(
-    errors: &mut FieldErrors,
-    source: &impl Fields,
-    (type_field, id_field): RecordFields,
-) -> Option<RecordKey> {
-    let record_type = source.check(errors, type_field, RecordType::parse);
-    let record_id = source.check(errors, id_field, RecordId::parse);
-    Some(RecordKey {
-        record_type: record_type?,
-        record_id: record_id?,
-    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod model;
 pub mod reconcile;
 pub mod repository;
 pub mod representation;
+pub mod surface;
 
 /// The component's export, only on wasm: native builds (unit tests) have no Spin host to link.
 #[cfg(target_arch = "wasm32")]

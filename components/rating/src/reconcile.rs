@@ -76,19 +76,6 @@ fn parse_millis(raw: &str, (low, high): (u64, u64)) -> Result<Duration, Invalid>
         .ok_or_else(|| Invalid::new(format!("must be an integer from {low} to {high}")))
 }
 
-/// What one chunk did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
-    /// Records looked at: those with ratings, an aggregate, or both.
-    pub records: usize,
-    /// Aggregates written (wrong or missing) or deleted (no ratings left).
-    pub repaired: usize,
-    /// The chunk's last record, the next chunk's start.
-    pub last: Option<RecordKey>,
-    /// The lease's new expiry, by the database's clock.
-    pub lease_expires_at_ms: i64,
-}
-
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,6 +1,7 @@
-//! The JSON wire format of ratings.
+//! The wire formats of ratings: JSON views, and the book's protobuf reply for an aggregate.
 
 use crate::model::{AggregatedRating, Rating, RecordKey};
+use movie_proto as proto;
 use serde::Serialize;
 
 /// A stored rating, as returned by a PUT.
@@ -53,5 +54,12 @@ impl<'a> AggregateView<'a> {
             average: aggregate.average(),
             count: aggregate.count(),
         }
+    }
+}
+
+/// The book's reply for an aggregate: its mean.
+pub fn aggregate_message(aggregate: &AggregatedRating) -> proto::GetAggregatedRatingResponse {
+    proto::GetAggregatedRatingResponse {
+        rating_value: aggregate.average(),
     }
 }

@@ -4,7 +4,7 @@
 //! each implements [`Classify`] once, and every surface maps the class to its own status
 //! (HTTP in [`crate::edge::problem`]; a gRPC status or a dead-letter entry in later surfaces).
 
-use crate::rate_limit::Decision;
+use crate::quota::Decision;
 
 /// What kind of failure an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

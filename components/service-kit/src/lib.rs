@@ -24,6 +24,7 @@ pub mod instance;
 pub mod json;
 pub mod lease;
 pub mod lock_waits;
+pub mod quota;
 pub mod rate_limit;
 pub mod snapshot;
 pub mod sqlite;

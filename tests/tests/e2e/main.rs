@@ -13,6 +13,7 @@ mod client_identity;
 mod concurrency;
 mod contract;
 mod cost;
+mod dependencies;
 mod deployment;
 mod development_key;
 mod durability;

@@ -1,6 +1,7 @@
 //! An in-memory repository for unit tests of the controller and handler.
 
 use crate::controller::ClientRepository;
+use crate::keyring::DevelopmentKeyStore;
 use crate::model::{Client, ClientId};
 use service_kit::StorageFailure;
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
@@ -47,7 +48,9 @@ impl ClientRepository for InMemoryClientRepository {
     async fn ping(&self) -> Result<(), StorageFailure> {
         self.failing.check()
     }
+}
 
+impl DevelopmentKeyStore for InMemoryClientRepository {
     async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure> {
         self.failing.check()?;
         self.development_key_reads

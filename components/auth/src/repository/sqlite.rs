@@ -1,6 +1,7 @@
 //! The client repository on Spin's SQLite (`sqlite_databases = ["auth"]`).
 
 use crate::controller::ClientRepository;
+use crate::keyring::DevelopmentKeyStore;
 use crate::migrations::{DATABASE, DEVELOPMENT_KEY};
 use crate::model::{Client, ClientId, ScopeSet};
 use service_kit::StorageFailure;
@@ -62,7 +63,9 @@ impl ClientRepository for SqliteClientRepository {
             .await
             .map(drop)
     }
+}
 
+impl DevelopmentKeyStore for SqliteClientRepository {
     async fn development_key(&self, candidate: &str) -> Result<String, StorageFailure> {
         let now_s = i64::try_from(service_kit::instance::now_ms() / 1000).unwrap_or(i64::MAX);
         let rows = self

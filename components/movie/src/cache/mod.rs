@@ -14,6 +14,18 @@ pub mod store;
 
 use std::time::Duration;
 
+/// The store label in `spin.toml` and `runtime-config.toml`.
+pub const STORE: &str = "cache";
+
+/// Why the cache store failed; for the log. Requests never fail because of it.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("opening key-value store {STORE}: {0}")]
+    Open(#[source] spin_sdk::key_value::Error),
+    #[error("key-value store {STORE}: {0}")]
+    Access(#[source] spin_sdk::key_value::Error),
+}
+
 /// How long one level's entries are fresh, and usable when stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ttl {

@@ -4,22 +4,11 @@
 //! The store handle is opened once per instance, like the SQLite connections of the other
 //! services; a failed access forgets it, so the next request opens the store afresh.
 
+use super::{CacheError, STORE};
 use crate::controller::CacheStore;
 use spin_sdk::key_value::{Error, Store};
 use std::cell::RefCell;
 use std::rc::Rc;
-
-/// The store label in `spin.toml` and `runtime-config.toml`.
-pub const STORE: &str = "cache";
-
-/// Why the cache store failed; for the log. Requests never fail because of it.
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    #[error("opening key-value store {STORE}: {0}")]
-    Open(#[source] Error),
-    #[error("key-value store {STORE}: {0}")]
-    Access(#[source] Error),
-}
 
 thread_local! {
     static OPEN_STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };

@@ -1,5 +1,6 @@
 //! An in-memory repository for unit tests of the controller and handler.
 
+use crate::controller::Chunk;
 use crate::controller::RatingRepository;
 use crate::events::batch::{
     Applied, EventStore, Progress, RatingKey, Sequenced, last_per_rating, rating_key,
@@ -7,7 +8,7 @@ use crate::events::batch::{
 use crate::events::event::Change;
 use crate::events::stream::Position;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
-use crate::reconcile::{Chunk, checkpoint};
+use crate::reconcile::checkpoint;
 use service_kit::lease::{Fence, FenceError, MemoryLeases};
 use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;

@@ -1,11 +1,12 @@
 //! The rating repository on Spin's SQLite (`sqlite_databases = ["ratings"]`).
 
+use crate::controller::Chunk;
 use crate::controller::RatingRepository;
 use crate::events::batch::Progress;
 use crate::migrations::DATABASE;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::model::{RatingValue, RecordId, RecordType};
-use crate::reconcile::{Chunk, checkpoint};
+use crate::reconcile::checkpoint;
 use service_kit::group_commit::GroupCommit;
 use service_kit::lease::{Fence, FenceError};
 use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};

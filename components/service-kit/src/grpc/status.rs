@@ -4,16 +4,12 @@
 
 use super::code::Code;
 use super::details::{Any, BadRequest, Duration, FieldViolation, RetryInfo, RpcStatus};
-use super::wire::grpc_response;
+use super::wire::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS, grpc_response};
 use crate::edge::HttpResponse;
 use crate::edge::Problem;
 use base64ct::{Base64Unpadded, Encoding};
 use http::{HeaderMap, HeaderValue};
 use prost::Message;
-
-pub const GRPC_STATUS: &str = "grpc-status";
-pub const GRPC_MESSAGE: &str = "grpc-message";
-pub const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
 
 /// A call's outcome other than a message: a code, words for the caller, typed details.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,13 +6,17 @@
 //! so a compressed request is `UNIMPLEMENTED`.
 
 use super::code::Code;
-use super::status::GRPC_STATUS;
 use crate::edge::body::Body;
 use crate::edge::request::{RequestBody, bounded_body};
 use crate::edge::{HttpResponse, Problem};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
+
+/// The trailers that carry a call's outcome (the gRPC over HTTP/2 protocol).
+pub const GRPC_STATUS: &str = "grpc-status";
+pub const GRPC_MESSAGE: &str = "grpc-message";
+pub const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
 
 /// The media type of gRPC over HTTP/2 with protobuf messages.
 pub const GRPC: &str = "application/grpc";
