@@ -6,6 +6,7 @@ use crate::controller::{Fetched, GatewayError};
 use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use service_kit::edge::problem::PROBLEM_JSON;
+use service_kit::grpc::Code;
 use service_kit::telemetry::RequestId;
 use std::time::Duration;
 
@@ -96,12 +97,12 @@ pub async fn call_grpc<Q: prost::Message, A: prost::Message + Default>(
 /// What an upstream's gRPC status means here: `OK` the reply, `NOT_FOUND` an absent resource,
 /// `UNAVAILABLE` and `RESOURCE_EXHAUSTED` a 503 (worth retrying), `DEADLINE_EXCEEDED` a
 /// timeout, `INTERNAL` and `UNKNOWN` a 500, anything else an unusable answer.
-pub fn grpc_failure(code: u8, message: &str) -> GatewayError {
+pub fn grpc_failure(code: Code, message: &str) -> GatewayError {
     match code {
-        4 => GatewayError::TimedOut,
-        8 | 14 => GatewayError::Status(503),
-        2 | 13 => GatewayError::Status(500),
-        other => GatewayError::Malformed(format!("gRPC status {other}: {message}")),
+        Code::DeadlineExceeded => GatewayError::TimedOut,
+        Code::ResourceExhausted | Code::Unavailable => GatewayError::Status(503),
+        Code::Unknown | Code::Internal => GatewayError::Status(500),
+        other => GatewayError::Malformed(format!("gRPC status {}: {message}", other.number())),
     }
 }
 
@@ -115,16 +116,16 @@ pub fn read_grpc<A: prost::Message + Default>(
     let malformed = |what: String| GatewayError::Malformed(format!("POST {url}: {what}"));
     let code = status
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u8>().ok())
+        .and_then(Code::parse)
         .ok_or_else(|| malformed("no grpc-status".into()))?;
     match code {
-        0 => {
+        Code::Ok => {
             let framed = service_kit::grpc::wire::unframe(body)
                 .map_err(|problem| malformed(problem.detail().to_owned()))?;
             let value = A::decode(framed).map_err(|error| malformed(error.to_string()))?;
             Ok(Fetched::Found { value, tag: None })
         }
-        5 => Ok(Fetched::Absent),
+        Code::NotFound => Ok(Fetched::Absent),
         other => {
             let message = message.and_then(|m| m.to_str().ok()).unwrap_or_default();
             Err(grpc_failure(other, message))
@@ -151,6 +152,7 @@ mod wasm {
     use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
     use http_body_util::{BodyExt, Limited};
     use service_kit::edge::request::MAX_BODY_BYTES;
+    use service_kit::grpc::wire;
     use service_kit::telemetry::REQUEST_ID;
     use spin_sdk::http::EmptyBody;
     use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
@@ -226,7 +228,7 @@ mod wasm {
                 .or_else(|| parts.headers.get(name))
                 .cloned()
         };
-        let (status, message) = (field("grpc-status"), field("grpc-message"));
+        let (status, message) = (field(wire::GRPC_STATUS), field(wire::GRPC_MESSAGE));
         read_grpc(
             url,
             status.as_ref(),
@@ -346,5 +348,48 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    /// An upstream's gRPC status, read by number as `google.rpc.Code` numbers them.
+    fn grpc_outcome(status: &str) -> Result<Fetched<proto_reply::Empty>, GatewayError> {
+        let status = HeaderValue::from_str(status).unwrap();
+        read_grpc("u", Some(&status), None, &[])
+    }
+
+    mod proto_reply {
+        #[derive(Clone, PartialEq, prost::Message)]
+        pub struct Empty {}
+    }
+
+    #[test]
+    fn grpc_statuses_mean_what_their_http_counterparts_do() {
+        assert!(
+            matches!(grpc_outcome("5"), Ok(Fetched::Absent)),
+            "NOT_FOUND"
+        );
+        assert!(
+            matches!(grpc_outcome("4"), Err(GatewayError::TimedOut)),
+            "DEADLINE_EXCEEDED"
+        );
+        for unavailable in ["8", "14"] {
+            assert!(
+                matches!(grpc_outcome(unavailable), Err(GatewayError::Status(503))),
+                "{unavailable}"
+            );
+        }
+        for internal in ["2", "13"] {
+            assert!(
+                matches!(grpc_outcome(internal), Err(GatewayError::Status(500))),
+                "{internal}"
+            );
+        }
+        assert!(
+            matches!(grpc_outcome("3"), Err(GatewayError::Malformed(_))),
+            "INVALID_ARGUMENT"
+        );
+        assert!(
+            matches!(grpc_outcome("99"), Err(GatewayError::Malformed(_))),
+            "no such code"
+        );
     }
 }

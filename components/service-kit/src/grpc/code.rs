@@ -4,21 +4,50 @@
 
 use http::StatusCode;
 
-/// The codes this system sends (the numbering of `google.rpc.Code`).
+/// The status codes of gRPC, numbered as `google.rpc.Code`: those this system sends, and those
+/// it may read from an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Code {
     Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
     InvalidArgument = 3,
+    DeadlineExceeded = 4,
     NotFound = 5,
+    AlreadyExists = 6,
     PermissionDenied = 7,
     ResourceExhausted = 8,
     FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
     Unimplemented = 12,
     Internal = 13,
     Unavailable = 14,
+    DataLoss = 15,
     Unauthenticated = 16,
 }
+
+/// Every code, in number order.
+const ALL: [Code; 17] = [
+    Code::Ok,
+    Code::Cancelled,
+    Code::Unknown,
+    Code::InvalidArgument,
+    Code::DeadlineExceeded,
+    Code::NotFound,
+    Code::AlreadyExists,
+    Code::PermissionDenied,
+    Code::ResourceExhausted,
+    Code::FailedPrecondition,
+    Code::Aborted,
+    Code::OutOfRange,
+    Code::Unimplemented,
+    Code::Internal,
+    Code::Unavailable,
+    Code::DataLoss,
+    Code::Unauthenticated,
+];
 
 impl Code {
     /// The code of a refusal the edge or a controller expressed as an HTTP status:
@@ -44,11 +73,26 @@ impl Code {
     pub fn number(self) -> u8 {
         self as u8
     }
+
+    /// The code a `grpc-status` value names: its decimal number, 0 to 16.
+    pub fn parse(value: &str) -> Option<Self> {
+        let number: usize = value.trim().parse().ok()?;
+        ALL.get(number).copied()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_parsed_from_its_own_number() {
+        for code in ALL {
+            assert_eq!(Code::parse(&code.number().to_string()), Some(code));
+        }
+        assert_eq!(Code::parse("17"), None, "past the last code");
+        assert_eq!(Code::parse("x"), None);
+    }
 
     #[test]
     fn each_refusal_the_issue_names_has_its_code() {
