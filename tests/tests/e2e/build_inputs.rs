@@ -34,7 +34,47 @@ fn build_inputs(krate: &str) -> BTreeSet<String> {
         .collect();
     files.extend(crates.iter().map(|dir| format!("{dir}/Cargo.toml")));
     files.extend(["Cargo.toml".to_owned(), "Cargo.lock".to_owned()]);
+    // A crate's build script, and what it told Cargo to rerun it for (the .proto files).
+    for dir in &crates {
+        if root.join(dir).join("build.rs").is_file() {
+            files.insert(format!("{dir}/build.rs"));
+            files.extend(build_script_inputs(&root, dir).map(|input| format!("{dir}/{input}")));
+        }
+    }
     files
+}
+
+/// The `cargo:rerun-if-changed` paths the newest run of the build script of the crate in
+/// `dir` printed for the wasm build, relative to `dir`.
+fn build_script_inputs(root: &Path, dir: &str) -> impl Iterator<Item = String> {
+    let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml")).expect("manifest");
+    let package = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("name = "))
+        .map(|name| name.trim_matches('"').to_owned())
+        .expect("a package name");
+    let runs = root.join("target/wasm32-wasip2/release/build");
+    let newest = std::fs::read_dir(&runs)
+        .expect("build script runs")
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .strip_prefix(&package)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .map(|entry| entry.path().join("output"))
+        .filter(|output| output.is_file())
+        .max_by_key(|output| output.metadata().and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| panic!("{package}'s build script has not run for the wasm build"));
+    let output = std::fs::read_to_string(newest).expect("build script output");
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix("cargo:rerun-if-changed="))
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// `path` without `.` and `..` segments (`include_str!("../../../docs/x")` is recorded as
