@@ -7,7 +7,7 @@ use crate::secret;
 use chrono::{DateTime, Duration, Utc};
 use service_kit::StorageFailure;
 use service_kit::auth::sign::Issue;
-use service_kit::instance::variable;
+use service_kit::instance::{ConfigError, variable};
 use service_kit::rate_limit::{Limits, RequestCounter};
 
 /// What the controller needs from storage, declared by its consumer. It also counts the token
@@ -30,7 +30,7 @@ pub struct TokenSettings {
 impl TokenSettings {
     /// From `jwt_issuer`, `jwt_audience` (shared with the services that verify) and
     /// `auth_token_lifetime_s`.
-    pub async fn for_instance() -> Result<Self, String> {
+    pub async fn for_instance() -> Result<Self, ConfigError> {
         let lifetime = variable("auth_token_lifetime_s").await?;
         let seconds: u32 = lifetime
             .trim()
@@ -38,7 +38,10 @@ impl TokenSettings {
             .ok()
             .filter(|seconds| (1..=86_400).contains(seconds))
             .ok_or_else(|| {
-                format!("variable auth_token_lifetime_s: {lifetime:?} is not 1 to 86400 seconds")
+                ConfigError::invalid(
+                    "auth_token_lifetime_s",
+                    format!("{lifetime:?} is not 1 to 86400 seconds"),
+                )
             })?;
         Ok(Self {
             issuer: variable("jwt_issuer").await?,

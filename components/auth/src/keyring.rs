@@ -20,6 +20,7 @@ use ed25519_compact::PublicKey;
 use service_kit::StorageFailure;
 use service_kit::auth::KeySet;
 use service_kit::auth::sign::{Signer, decode_base64url, encode_base64url};
+use service_kit::instance::ConfigError;
 use std::cell::RefCell;
 
 /// Where the development key is kept: auth's own database (the client repository implements
@@ -105,9 +106,7 @@ impl Keyring {
         thread_local! {
             static DEVELOPMENT_KEY: std::rc::Rc<DevelopmentKey> = Default::default();
         }
-        let settings = KeySettings::for_instance()
-            .await
-            .map_err(KeyringError::Misconfigured)?;
+        let settings = KeySettings::for_instance().await?;
         let held = DEVELOPMENT_KEY.with(std::rc::Rc::clone);
         let new_seed = || {
             let seed = spin_sdk::wasip3::random::random::get_random_bytes(32);
@@ -121,8 +120,8 @@ impl Keyring {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
     /// A variable is unusable: every request would fail the same way.
-    #[error("{0}")]
-    Misconfigured(String),
+    #[error(transparent)]
+    Misconfigured(#[from] ConfigError),
     /// The development key could not be read or stored.
     #[error(transparent)]
     Storage(#[from] StorageFailure),
@@ -139,21 +138,26 @@ pub struct KeySettings {
 impl KeySettings {
     /// From `auth_signing_key` (empty: none), `auth_development_key` (`true` or `false`) and
     /// `auth_previous_public_keys` (comma-separated). Messages never include a key.
-    pub fn parse(signing_key: &str, development_key: &str, previous: &str) -> Result<Self, String> {
+    pub fn parse(
+        signing_key: &str,
+        development_key: &str,
+        previous: &str,
+    ) -> Result<Self, ConfigError> {
         let configured = if signing_key.trim().is_empty() {
             None
         } else {
             Some(
                 Signer::parse(signing_key)
-                    .map_err(|error| format!("variable auth_signing_key: {error}"))?,
+                    .map_err(|error| ConfigError::invalid("auth_signing_key", error))?,
             )
         };
         let development_allowed = match development_key.trim() {
             "true" => true,
             "false" => false,
             other => {
-                return Err(format!(
-                    "variable auth_development_key: {other:?} is not true or false"
+                return Err(ConfigError::invalid(
+                    "auth_development_key",
+                    format!("{other:?} is not true or false"),
                 ));
             }
         };
@@ -165,7 +169,7 @@ impl KeySettings {
     }
 
     #[cfg(target_arch = "wasm32")]
-    async fn for_instance() -> Result<Self, String> {
+    async fn for_instance() -> Result<Self, ConfigError> {
         use service_kit::instance::variable;
         Self::parse(
             &variable("auth_signing_key").await?,
@@ -237,7 +241,7 @@ impl DevelopmentKey {
 }
 
 /// Comma-separated base64url Ed25519 public keys.
-pub fn parse_public_keys(raw: &str) -> Result<Vec<PublicKey>, String> {
+pub fn parse_public_keys(raw: &str) -> Result<Vec<PublicKey>, ConfigError> {
     raw.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
@@ -245,7 +249,10 @@ pub fn parse_public_keys(raw: &str) -> Result<Vec<PublicKey>, String> {
             decode_base64url(entry)
                 .and_then(|bytes| PublicKey::from_slice(&bytes).ok())
                 .ok_or_else(|| {
-                    format!("variable auth_previous_public_keys: {entry:?} is not a base64url Ed25519 public key")
+                    ConfigError::invalid(
+                        "auth_previous_public_keys",
+                        format!("{entry:?} is not a base64url Ed25519 public key"),
+                    )
                 })
         })
         .collect()
@@ -360,17 +367,22 @@ mod tests {
         ));
     }
 
+    /// Whether `error` is an invalid value of variable `variable`.
+    fn names(error: &ConfigError, variable: &str) -> bool {
+        matches!(error, ConfigError::Invalid { name, .. } if name == variable)
+    }
+
     #[test]
     fn auth_development_key_must_be_true_or_false() {
         let error = KeySettings::parse("", "yes", "").unwrap_err();
-        assert!(error.contains("auth_development_key"), "{error}");
+        assert!(names(&error, "auth_development_key"), "{error}");
     }
 
     #[test]
     fn a_bad_signing_key_is_an_error_naming_the_variable_not_the_value() {
         let error = KeySettings::parse("not-a-key", "false", "").unwrap_err();
         assert!(
-            error.contains("auth_signing_key") && !error.contains("not-a-key"),
+            names(&error, "auth_signing_key") && !error.to_string().contains("not-a-key"),
             "{error}"
         );
     }
@@ -403,6 +415,6 @@ mod tests {
     #[test]
     fn a_bad_previous_key_is_an_error_naming_the_variable() {
         let error = parse_public_keys("abc").unwrap_err();
-        assert!(error.contains("auth_previous_public_keys"), "{error}");
+        assert!(names(&error, "auth_previous_public_keys"), "{error}");
     }
 }

@@ -32,7 +32,7 @@ mod entry {
         let configured = async {
             let limits = Limits::for_instance().await?;
             let settings = TokenSettings::for_instance().await?;
-            Ok::<_, String>((limits, settings))
+            Ok::<_, service_kit::instance::ConfigError>((limits, settings))
         };
         let (limits, settings) = match configured.await {
             Ok(configured) => configured,

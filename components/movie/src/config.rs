@@ -17,11 +17,9 @@ use std::time::Duration;
 /// Why the upstreams could not be configured. Our fault, never the client's.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading variable {name}: {source}")]
-    Variable {
-        name: &'static str,
-        source: spin_sdk::variables::Error,
-    },
+    /// Spin could not give a variable.
+    #[error(transparent)]
+    Variable(#[from] service_kit::instance::ConfigError),
     #[error("variable {name} = {value:?} is not a whole number{unit}")]
     InvalidNumber {
         name: &'static str,
@@ -196,9 +194,7 @@ impl Config {
 }
 
 async fn variable(name: &'static str) -> Result<String, ConfigError> {
-    spin_sdk::variables::get(name)
-        .await
-        .map_err(|source| ConfigError::Variable { name, source })
+    Ok(service_kit::instance::variable(name).await?)
 }
 
 async fn url(name: &'static str) -> Result<BaseUrl, ConfigError> {

@@ -80,8 +80,8 @@ mod ingest {
     }
 
     async fn wake() -> Result<Drained, String> {
-        let settings = settings().await?;
-        let address = redis_address().await?;
+        let settings = settings().await.map_err(|error| error.to_string())?;
+        let address = redis_address().await.map_err(|error| error.to_string())?;
         let log = RedisLog::open(&address)
             .await
             .map_err(|failure| failure.to_string())?;

@@ -1,11 +1,38 @@
 //! What every component instance reads from Spin: its variables, the wall clock and the
 //! monotonic clock.
 
+/// Why an instance cannot be configured: a variable Spin could not give, or a value that does
+/// not parse. Every request of such an instance would fail alike, so the entry answers 500 and
+/// logs it ([`crate::edge::respond::misconfigured`]); the message names the variable, never
+/// its value when the value is a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Spin refused the variable (not granted, not defined, a provider's failure).
+    #[error("reading variable {name}: {cause}")]
+    Unreadable { name: String, cause: String },
+    /// The value is not what the variable must hold.
+    #[error("variable {name}: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
+impl ConfigError {
+    /// Variable `name` holds something it must not, for `reason`.
+    pub fn invalid(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// The value of the Spin variable `name` (granted in the component's `[variables]`).
-pub async fn variable(name: &str) -> Result<String, String> {
+pub async fn variable(name: &str) -> Result<String, ConfigError> {
     spin_sdk::variables::get(name)
         .await
-        .map_err(|error| format!("reading variable {name}: {error}"))
+        .map_err(|error| ConfigError::Unreadable {
+            name: name.to_owned(),
+            cause: error.to_string(),
+        })
 }
 
 /// The wall clock in milliseconds since the epoch: shared by every instance, unlike the

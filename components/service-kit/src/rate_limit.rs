@@ -7,7 +7,7 @@
 //! [`crate::edge::rate_limit`].
 
 use crate::error_class::{Classify, ErrorClass};
-use crate::instance::variable;
+use crate::instance::{ConfigError, variable};
 pub use crate::quota::{Decision, RatePolicy};
 use crate::storage::StorageFailure;
 use ipnet::IpNet;
@@ -118,7 +118,7 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl TrustedProxies {
     /// A comma-separated list of IP addresses and CIDR ranges (`10.0.0.7`, `10.0.0.0/8`,
     /// `fd00::/8`); `Err` names the first entry that is neither.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, NotAProxy> {
         raw.split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
@@ -131,7 +131,7 @@ impl TrustedProxies {
                 });
                 network
                     .map(|net| net.trunc())
-                    .ok_or_else(|| entry.to_owned())
+                    .ok_or_else(|| NotAProxy(entry.to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
@@ -141,6 +141,11 @@ impl TrustedProxies {
         self.0.iter().any(|network| network.contains(address))
     }
 }
+
+/// An entry of `trusted_proxies` that is neither an IP address nor a CIDR range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or CIDR range")]
+pub struct NotAProxy(pub String);
 
 /// A component's limits, from its Spin variables `rate_limit_quota` (requests per window, 0 for
 /// none), `rate_limit_window_s` and `trusted_proxies` (comma-separated addresses and ranges).
@@ -158,7 +163,7 @@ impl Limits {
 
     /// This instance's limits, read on first use (variables do not change while an app runs,
     /// and each read is a host call). `Err` says which variable is wrong and why.
-    pub async fn for_instance() -> Result<Self, String> {
+    pub async fn for_instance() -> Result<Self, ConfigError> {
         thread_local! {
             static LIMITS: std::cell::RefCell<Option<Limits>> = const { std::cell::RefCell::new(None) };
         }
@@ -173,20 +178,22 @@ impl Limits {
         let number = |name: &str, raw: String| {
             raw.trim()
                 .parse::<u32>()
-                .map_err(|_| format!("variable {name} = {raw:?} is not a whole number"))
+                .map_err(|_| ConfigError::invalid(name, format!("{raw:?} is not a whole number")))
         };
         let window_s = number("rate_limit_window_s", window_s?)?;
         if window_s == 0 {
-            return Err("variable rate_limit_window_s must be at least 1".into());
+            return Err(ConfigError::invalid(
+                "rate_limit_window_s",
+                "must be at least 1",
+            ));
         }
         let limits = Self {
             policy: RatePolicy {
                 quota: number("rate_limit_quota", quota?)?,
                 window_s,
             },
-            trusted: TrustedProxies::parse(&trusted?).map_err(|entry| {
-                format!("variable trusted_proxies: {entry:?} is not an IP address or CIDR range")
-            })?,
+            trusted: TrustedProxies::parse(&trusted?)
+                .map_err(|entry| ConfigError::invalid("trusted_proxies", entry))?,
         };
         LIMITS.with(|cell| cell.replace(Some(limits.clone())));
         Ok(limits)
@@ -421,10 +428,13 @@ mod tests {
 
     #[test]
     fn a_trusted_proxy_list_names_its_first_invalid_entry() {
-        assert_eq!(TrustedProxies::parse("10.0.0.1, nope"), Err("nope".into()));
+        assert_eq!(
+            TrustedProxies::parse("10.0.0.1, nope"),
+            Err(NotAProxy("nope".into()))
+        );
         assert_eq!(
             TrustedProxies::parse("10.0.0.0/33"),
-            Err("10.0.0.0/33".into())
+            Err(NotAProxy("10.0.0.0/33".into()))
         );
         assert_eq!(TrustedProxies::parse(""), Ok(TrustedProxies::default()));
     }

@@ -6,6 +6,7 @@ use auth::model::{ClientId, ScopeSet};
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
 use service_kit::auth::sign::{Issue, Signer, encode_base64url};
+use service_kit::instance::ConfigError;
 use std::path::{Path, PathBuf};
 
 /// The defaults of `spin.toml`'s `jwt_issuer` and `jwt_audience`.
@@ -192,7 +193,10 @@ pub fn public_key(key: &str) -> Result<String, String> {
 /// rating verify tokens without fetching keys across the network.
 pub fn jwks(previous: &str, key: &str) -> Result<String, String> {
     let signer = Signer::parse(key).map_err(|error| error.to_string())?;
-    let previous = auth::keyring::parse_public_keys(previous)?;
+    let previous = auth::keyring::parse_public_keys(previous).map_err(|error| match error {
+        ConfigError::Invalid { reason, .. } => format!("--previous: {reason}"),
+        other => other.to_string(),
+    })?;
     let keys = service_kit::auth::KeySet::new(std::iter::once(signer.public_key()).chain(previous));
     Ok(format!("{}\n", keys.to_jwks()))
 }

@@ -17,7 +17,7 @@ pub mod stream;
 
 use consumer::Settings;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use service_kit::instance::variable;
+use service_kit::instance::{ConfigError, variable};
 
 /// Most events one `POST /ratings/events` may carry (the body is also capped at 64 KiB).
 pub const MAX_EVENTS_PER_REQUEST: usize = 500;
@@ -26,7 +26,7 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 500;
 /// `allowed_outbound_hosts` names), with `redis_user` and `redis_password` in it when they are
 /// set (a Valkey ACL user: README "Security"). Read once per instance: variables do not change
 /// while an app runs, and each read is a host call.
-pub async fn redis_address() -> Result<String, String> {
+pub async fn redis_address() -> Result<String, ConfigError> {
     thread_local! {
         static ADDRESS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     }
@@ -47,13 +47,14 @@ pub async fn redis_address() -> Result<String, String> {
 /// both are empty. Spin checks `allowed_outbound_hosts` against the host and port alone, so the
 /// credentials never need to be in the manifest; a `url` that already carries some is refused,
 /// since they would end up in an allowed-hosts entry, which Spin cannot parse.
-pub fn with_credentials(url: &str, user: &str, password: &str) -> Result<String, String> {
+pub fn with_credentials(url: &str, user: &str, password: &str) -> Result<String, ConfigError> {
     if user.is_empty() && password.is_empty() {
         return Ok(url.to_owned());
     }
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!(
-            "variable redis_url = {url:?} is not a redis:// URL"
+        return Err(ConfigError::invalid(
+            "redis_url",
+            format!("{url:?} is not a redis:// URL"),
         ));
     };
     if rest
@@ -61,10 +62,10 @@ pub fn with_credentials(url: &str, user: &str, password: &str) -> Result<String,
         .next()
         .is_some_and(|authority| authority.contains('@'))
     {
-        return Err(
-            "variable redis_url carries credentials: give them in redis_user and redis_password"
-                .to_owned(),
-        );
+        return Err(ConfigError::invalid(
+            "redis_url",
+            "carries credentials: give them in redis_user and redis_password",
+        ));
     }
     Ok(format!(
         "{scheme}://{}:{}@{rest}",
@@ -85,15 +86,18 @@ fn percent_encoded(text: &str) -> String {
 
 /// The consumer's settings, from its variables (`events_batch_size`, `events_claim_idle_ms`,
 /// `events_max_deliveries`).
-pub async fn settings() -> Result<Settings, String> {
-    async fn number(name: &str, min: u64, max: u64) -> Result<u64, String> {
+pub async fn settings() -> Result<Settings, ConfigError> {
+    async fn number(name: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
         let raw = variable(name).await?;
         raw.trim()
             .parse::<u64>()
             .ok()
             .filter(|n| (min..=max).contains(n))
             .ok_or_else(|| {
-                format!("variable {name} must be an integer from {min} to {max}, not {raw:?}")
+                ConfigError::invalid(
+                    name,
+                    format!("must be an integer from {min} to {max}, not {raw:?}"),
+                )
             })
     }
     Ok(Settings {
@@ -129,7 +133,7 @@ mod tests {
     fn a_url_that_already_carries_credentials_is_refused() {
         let refused = with_credentials("redis://a:b@valkey:6379", "rating", "x").unwrap_err();
         assert!(
-            !refused.contains("a:b"),
+            !refused.to_string().contains("a:b"),
             "the message shows the secret: {refused}"
         );
     }

@@ -12,7 +12,7 @@ use super::held_keys::{HeldKeys, Plan, REFETCH_AFTER_MS};
 use super::keys::KeySet;
 use super::verified::{Verified, VerifiedTokens};
 use super::verify::{Presented, Rejection, TrustPolicy, Verifier, hs256_key};
-use crate::instance::{now_ms, variable};
+use crate::instance::{ConfigError, now_ms, variable};
 use chrono::{DateTime, Duration, Utc};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -111,20 +111,23 @@ impl Trust {
     /// `jwt_leeway_s`, `jwt_hs256_secret` (empty: HS256 refused), `jwt_jwks` (empty: fetch
     /// from `auth_url`).
     /// Shared, so a request takes a reference count instead of copying the policy and keys.
-    pub async fn for_instance() -> Result<Rc<Self>, String> {
+    pub async fn for_instance() -> Result<Rc<Self>, ConfigError> {
         if let Some(trust) = TRUST.with(|cell| cell.borrow().clone()) {
             return Ok(trust);
         }
         let leeway_s = variable("jwt_leeway_s").await?;
         let leeway_s: u16 = leeway_s.trim().parse().map_err(|_| {
-            format!("variable jwt_leeway_s: {leeway_s:?} is not a number of seconds")
+            ConfigError::invalid(
+                "jwt_leeway_s",
+                format!("{leeway_s:?} is not a number of seconds"),
+            )
         })?;
         let secret = variable("jwt_hs256_secret").await?;
         let hs256 = if secret.is_empty() {
             None
         } else {
             let key = hs256_key(secret.as_bytes())
-                .map_err(|error| format!("variable jwt_hs256_secret: {error}"))?;
+                .map_err(|error| ConfigError::invalid("jwt_hs256_secret", error))?;
             Some(key)
         };
         let policy = TrustPolicy {
@@ -140,7 +143,7 @@ impl Trust {
         } else {
             KeySource::Inline(Rc::new(
                 KeySet::parse(inline.as_bytes())
-                    .map_err(|error| format!("variable jwt_jwks: {error}"))?,
+                    .map_err(|error| ConfigError::invalid("jwt_jwks", error))?,
             ))
         };
         let trust = Rc::new(Self {

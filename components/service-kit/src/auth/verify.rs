@@ -127,14 +127,16 @@ impl<'a> Presented<'a> {
 /// The least length of an HS256 secret: as long as the hash's output (RFC 7518 section 3.2).
 pub const HS256_MIN_SECRET_BYTES: usize = 32;
 
+/// An HS256 secret too short to be safe: its length, never its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an HS256 secret must be at least {HS256_MIN_SECRET_BYTES} bytes; this one has {0}")]
+pub struct ShortSecret(pub usize);
+
 /// An HS256 key from a shared secret of at least [`HS256_MIN_SECRET_BYTES`]; a shorter one
-/// could be guessed offline from any token it signed. `Err` says so without the secret.
-pub fn hs256_key(secret: &[u8]) -> Result<Hs256Key, String> {
+/// could be guessed offline from any token it signed.
+pub fn hs256_key(secret: &[u8]) -> Result<Hs256Key, ShortSecret> {
     if secret.len() < HS256_MIN_SECRET_BYTES {
-        return Err(format!(
-            "an HS256 secret must be at least {HS256_MIN_SECRET_BYTES} bytes; this one has {}",
-            secret.len()
-        ));
+        return Err(ShortSecret(secret.len()));
     }
     Ok(Hs256Key::new(secret))
 }
