@@ -1,9 +1,10 @@
 //! The metadata service: titles, descriptions and directors of movies, in its own SQLite
 //! database (`metadata`).
 //!
-//! Four rooms, as in the book: [`model`] (validated types), [`controller`] (rules, and the
-//! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP) and [`grpc`] (the
-//! book's `MetadataService`, over the same edge).
+//! The book's four rooms, [`model`] (validated types), [`controller`] (rules, and the
+//! repository trait it needs), [`repository`] (SQLite and in-memory) and [`handler`] (HTTP),
+//! with a second surface, [`grpc`] (the book's `MetadataService`, over the same edge), the
+//! bulk [`import`], and the database's [`migrations`] and wire views ([`representation`]).
 
 pub mod controller;
 pub mod grpc;

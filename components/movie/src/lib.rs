@@ -1,11 +1,12 @@
 //! The movie service: a movie's metadata and aggregated rating, composed from the metadata
 //! and rating services, which it calls concurrently over outbound HTTP.
 //!
-//! Four rooms, as in the book: [`model`], [`controller`] (rules, and the gateway, store and
-//! clock traits it needs), [`gateway`] (the upstreams over HTTP) and [`handler`] (HTTP), plus
-//! [`config`] (Spin variables), [`cache`] (the two cache levels), [`reliability`] (deadlines,
-//! retries, circuit breakers), [`clock`], and [`migrations`] (movie's own SQLite database,
-//! which holds the rate limit's counts).
+//! The book's rooms, [`model`], [`controller`] (rules, and the gateway, store and clock traits
+//! it needs), [`gateway`] (the upstreams over HTTP) and [`handler`] (HTTP), with the gRPC
+//! surface [`grpc`] and what both say about a view in headers ([`view_headers`]), plus
+//! [`config`] (Spin variables), [`cache`] (the two cache levels), [`reliability`] (retries
+//! and circuit breakers; deadlines are the kit's), [`clock`], [`representation`] and
+//! [`migrations`] (movie's own SQLite database, which holds the rate limit's counts).
 
 pub mod cache;
 pub mod clock;

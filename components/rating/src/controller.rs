@@ -1,4 +1,6 @@
-//! Business rules of the rating service, independent of HTTP and of SQLite.
+//! Business rules of the rating service, independent of HTTP and of SQLite (storage is the
+//! [`RatingRepository`] it declares). It does open the event log, [`RedisLog`], to publish
+//! events and to report the pipeline: the next step is a port for it like the repository.
 
 use crate::events::batch::Progress;
 use crate::events::event::RatingEvent;

@@ -1,8 +1,11 @@
 //! The rating service: users' ratings of records, aggregated per record, in its own SQLite
 //! database (`ratings`).
 //!
-//! Four rooms, as in the book: [`model`] (validated types), [`controller`] (rules, and the
-//! repository trait it needs), [`repository`] (SQLite and in-memory), [`handler`] (HTTP).
+//! The book's four rooms, [`model`] (validated types), [`controller`] (rules, and the
+//! repository trait it needs), [`repository`] (SQLite and in-memory) and [`handler`] (HTTP),
+//! with the gRPC surface [`grpc`], what both surfaces read alike ([`surface`]), the wire views
+//! ([`representation`]), the event pipeline ([`events`]), the reconciliation job
+//! ([`reconcile`]) and the database's [`migrations`].
 
 pub mod controller;
 pub mod events;
