@@ -16,10 +16,11 @@ use std::rc::Rc;
 /// The document, as the build found it (spin.toml's `watch` rebuilds on a change).
 pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
 
-/// The component: the parsed document's page, rendered on first use.
-#[derive(Default)]
+/// The component: the parsed document's page, rendered on first use and shared by the
+/// instance's requests.
+#[derive(Clone, Default)]
 pub struct Reference {
-    page: std::cell::OnceCell<Result<Rc<str>, String>>,
+    page: Rc<std::cell::OnceCell<Result<Rc<str>, String>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,7 @@ impl Reference {
 
 impl HttpService for Reference {
     const NAME: &'static str = "api-reference";
+    type Tokens = service_kit::edge::NoTokens;
     const ABOUT: About = About {
         path: "/api/about",
         catalog_info: include_str!("../catalog-info.yaml"),
@@ -98,18 +100,21 @@ impl HttpService for Reference {
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use super::Reference;
-    use service_kit::edge::{self, HttpResponse};
+    use service_kit::edge::{self, HttpResponse, Uncounted};
     use spin_sdk::http::Request;
 
     thread_local! {
         /// This instance's page, rendered by its first request.
-        static REFERENCE: std::rc::Rc<Reference> = Default::default();
+        static REFERENCE: Reference = Reference::default();
     }
 
+    /// Nothing is counted and no token is checked: every route is public and costs nothing.
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let reference = REFERENCE.with(std::rc::Rc::clone);
-        edge::serve(reference.as_ref(), request).await
+        edge::run(Uncounted, request, async |_| {
+            Ok((REFERENCE.with(Reference::clone), ()))
+        })
+        .await
     }
 }
 
@@ -117,8 +122,8 @@ mod entry {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
-    use service_kit::edge::serve;
     use service_kit::testing::block_on;
+    use service_kit::testing::serve;
 
     fn read(response: service_kit::HttpResponse) -> (StatusCode, Vec<u8>) {
         let status = response.status();

@@ -8,13 +8,11 @@ use chrono::{DateTime, Duration, Utc};
 use service_kit::StorageFailure;
 use service_kit::auth::sign::Issue;
 use service_kit::instance::{ConfigError, variable};
-use service_kit::rate_limit::{Limits, RequestCounter};
 
-/// What the controller needs from storage, declared by its consumer. It also counts the token
-/// endpoint's requests per client address, in the same storage.
+/// What the controller needs from storage, declared by its consumer.
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
-pub trait ClientRepository: RequestCounter {
+pub trait ClientRepository {
     async fn client(&self, id: &ClientId) -> Result<Option<Client>, StorageFailure>;
     async fn ping(&self) -> Result<(), StorageFailure>;
 }
@@ -79,8 +77,6 @@ pub struct AuthController<R> {
     pub(crate) repository: R,
     pub(crate) keyring: Keyring,
     pub(crate) settings: TokenSettings,
-    /// The quota of token requests per client address (guessing secrets costs a request each).
-    pub limits: Limits,
 }
 
 impl<R: ClientRepository> AuthController<R> {
@@ -89,12 +85,7 @@ impl<R: ClientRepository> AuthController<R> {
             repository,
             keyring,
             settings,
-            limits: Limits::OFF,
         }
-    }
-
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self { limits, ..self }
     }
 
     pub fn keyring(&self) -> &Keyring {

@@ -14,7 +14,6 @@ use service_kit::edge::respond;
 use service_kit::edge::{
     About, Answer, Check, Fields, HttpService, Problem, Query, RequestBody, Route, Routed, form,
 };
-use service_kit::rate_limit::{Limits, RequestCounter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthRoute {
@@ -28,6 +27,7 @@ pub enum AuthRoute {
 const JWKS_MAX_AGE_S: u64 = auth::held_keys::KEYS_FRESH_MS / 1000;
 
 impl<R: ClientRepository> HttpService for AuthController<R> {
+    type Tokens = service_kit::edge::NoTokens;
     const NAME: &'static str = "auth";
     const ABOUT: About = About {
         path: "/auth/about",
@@ -63,10 +63,6 @@ impl<R: ClientRepository> HttpService for AuthController<R> {
     /// costs the guesser its quota.
     fn is_metered(route: AuthRoute) -> bool {
         route == AuthRoute::Token
-    }
-
-    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
-        Some((&self.limits, &self.repository))
     }
 
     async fn call<B: RequestBody>(&self, route: AuthRoute, routed: Routed<B>) -> Answer {

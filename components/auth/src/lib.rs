@@ -20,41 +20,27 @@ pub mod secret;
 mod entry {
     use crate::controller::{AuthController, TokenSettings};
     use crate::keyring::{Keyring, KeyringError};
+    use crate::migrations::DATABASE;
     use crate::repository::sqlite::SqliteClientRepository;
-    use service_kit::edge::{self, HttpResponse, Problem, respond};
-    use service_kit::rate_limit::Limits;
-    use service_kit::telemetry;
+    use service_kit::edge::{self, CountsIn, HttpResponse, Problem, Setup};
     use spin_sdk::http::Request;
 
-    /// One controller over this instance's connection, keyring and settings per request.
+    /// One controller over this instance's connection, keyring and settings per request,
+    /// behind the kit's edge (token requests counted per client address in the same database).
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let configured = async {
-            let limits = Limits::for_instance().await?;
+        edge::run(CountsIn(&DATABASE), request, async |_| {
             let settings = TokenSettings::for_instance().await?;
-            Ok::<_, service_kit::instance::ConfigError>((limits, settings))
-        };
-        let (limits, settings) = match configured.await {
-            Ok(configured) => configured,
-            Err(error) => return respond::misconfigured("auth", error),
-        };
-        // Named before the keyring loads, so its development-key warning says whose it is.
-        telemetry::name_component("auth");
-        let repository = SqliteClientRepository::for_instance();
-        let keyring = match Keyring::for_instance(&repository).await {
-            Ok(keyring) => keyring,
-            Err(KeyringError::Misconfigured(error)) => {
-                return respond::misconfigured("auth", error);
-            }
-            Err(KeyringError::Storage(failure)) => {
-                // Before any route is known, like a misconfiguration: a line of its own.
-                telemetry::warn("auth.development_key_unavailable")
-                    .cause(&failure)
-                    .emit();
-                return Problem::from(failure).into_response();
-            }
-        };
-        let controller = AuthController::new(repository, keyring, settings).with_limits(limits);
-        edge::serve(&controller, request).await
+            let repository = SqliteClientRepository::for_instance();
+            let keyring = match Keyring::for_instance(&repository).await {
+                Ok(keyring) => keyring,
+                Err(KeyringError::Misconfigured(error)) => return Err(error.into()),
+                Err(KeyringError::Storage(failure)) => {
+                    return Err(Setup::Unavailable(Problem::from(failure)));
+                }
+            };
+            Ok((AuthController::new(repository, keyring, settings), ()))
+        })
+        .await
     }
 }

@@ -2,18 +2,15 @@
 
 use crate::model::{Cursor, Metadata, MovieId, PageLimit};
 use futures::Stream;
-use service_kit::auth::config::Trust;
-use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
-use std::rc::Rc;
 
 /// What the controller needs from storage. Declared here, by its consumer, so storage can be
 /// swapped (SQLite under Spin, memory in unit tests) without the rules noticing.
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 /// It also counts the service's rate-limited requests, in the same storage.
-pub trait MetadataRepository: RequestCounter {
+pub trait MetadataRepository {
     async fn get(&self, id: &MovieId) -> Result<Option<Metadata>, StorageFailure>;
     /// Inserts or replaces, atomically, reporting which it was.
     async fn put(&self, metadata: &Metadata) -> Result<Stored, StorageFailure>;
@@ -71,31 +68,11 @@ pub struct Page {
 
 pub struct MetadataController<R> {
     pub(crate) repository: R,
-    /// The quota of writes per client.
-    pub limits: Limits,
-    /// How writers' bearer tokens are verified; without it every write is refused.
-    pub trust: Option<Rc<Trust>>,
 }
 
 impl<R: MetadataRepository> MetadataController<R> {
-    /// A controller whose writes are not rate-limited and trust no token (see [`Self::with_trust`]).
     pub fn new(repository: R) -> Self {
-        Self {
-            repository,
-            limits: Limits::OFF,
-            trust: None,
-        }
-    }
-
-    pub fn with_trust(self, trust: Rc<Trust>) -> Self {
-        Self {
-            trust: Some(trust),
-            ..self
-        }
-    }
-
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self { limits, ..self }
+        Self { repository }
     }
 
     pub async fn get(&self, id: &MovieId) -> Result<Metadata, MetadataError> {

@@ -82,12 +82,12 @@ mod tests {
     use super::*;
     use crate::repository::memory::InMemoryMetadataRepository as Memory;
     use proto::paths;
-    use service_kit::testing::{GrpcFailure, editor_token, grpc_call, token, trust};
+    use service_kit::testing::{GrpcFailure, editor_token, grpc_call, token};
 
     type Controller = MetadataController<Memory>;
 
     fn controller() -> Controller {
-        MetadataController::new(Memory::default()).with_trust(trust())
+        MetadataController::new(Memory::default())
     }
 
     fn godfather(id: &str) -> proto::Metadata {

@@ -11,7 +11,7 @@ use http::{Method, Request, StatusCode};
 use movie_proto::paths;
 use service_kit::FieldErrors;
 use service_kit::auth::config::Trust;
-use service_kit::auth::{Access, Principal, Rejection, scopes};
+use service_kit::auth::{Access, scopes};
 use service_kit::edge::conditional::unless_unchanged;
 use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
@@ -19,8 +19,8 @@ use service_kit::edge::respond::{self, write_status};
 use service_kit::edge::{
     About, Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed, json_object,
 };
-use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::telemetry::RequestId;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataRoute {
@@ -40,6 +40,7 @@ pub enum MetadataRoute {
 }
 
 impl<R: MetadataRepository> HttpService for MetadataController<R> {
+    type Tokens = Rc<Trust>;
     const NAME: &'static str = "metadata";
     const ABOUT: About = About {
         path: "/metadata/about",
@@ -77,10 +78,6 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
         }
     }
 
-    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
-        Trust::verify_for(self.trust.as_deref(), authorization).await
-    }
-
     /// Writes are metered, and so are the bulk routes, each one request however many movies
     /// it carries; reads are one primary-key lookup or a page of them.
     fn is_metered(route: MetadataRoute) -> bool {
@@ -92,10 +89,6 @@ impl<R: MetadataRepository> HttpService for MetadataController<R> {
                 | MetadataRoute::Export
                 | MetadataRoute::Import
         )
-    }
-
-    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
-        Some((&self.limits, &self.repository))
     }
 
     async fn call<B: RequestBody>(&self, route: MetadataRoute, routed: Routed<B>) -> Answer {
@@ -208,16 +201,16 @@ mod tests {
     use crate::repository::memory::InMemoryMetadataRepository as Memory;
     use http::header::{ETAG, HeaderValue, IF_NONE_MATCH};
     use serde_json::{Value, json};
-    use service_kit::edge::serve;
+    use service_kit::testing::serve;
     use service_kit::testing::{
         assert_problem, block_on, call, call_as, health, rejected_fields, request, request_as,
-        respond, token, trust,
+        respond, token,
     };
 
     type Controller = MetadataController<Memory>;
 
     fn controller() -> Controller {
-        MetadataController::new(Memory::default()).with_trust(trust())
+        MetadataController::new(Memory::default())
     }
 
     fn godfather() -> Value {
@@ -495,7 +488,7 @@ mod tests {
     #[test]
     fn a_storage_failure_is_a_500_that_hides_the_cause() {
         let (status, body) = call(
-            &MetadataController::new(Memory::failing()).with_trust(trust()),
+            &MetadataController::new(Memory::failing()),
             Method::GET,
             "/metadata/m1",
             None,
@@ -513,8 +506,7 @@ mod tests {
 
     #[test]
     fn health_reports_a_failing_store_as_503_fail() {
-        let (status, body) =
-            health(&MetadataController::new(Memory::failing()).with_trust(trust()));
+        let (status, body) = health(&MetadataController::new(Memory::failing()));
         let outcome = (status, body["status"].as_str());
         let expected = (StatusCode::SERVICE_UNAVAILABLE, Some("fail"));
         assert_eq!(outcome, expected, "GET /health/metadata: {body}");

@@ -19,27 +19,21 @@ pub mod representation;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::controller::MetadataController;
+    use crate::migrations::DATABASE;
     use crate::repository::sqlite::SqliteMetadataRepository;
-    use service_kit::auth::config::Trust;
-    use service_kit::edge::{self, HttpResponse, respond};
-    use service_kit::rate_limit::Limits;
+    use service_kit::edge::{self, CountsIn, HttpResponse};
     use spin_sdk::http::Request;
 
-    /// One controller over this instance's shared connection per request; the routes are in
-    /// [`crate::handler`].
+    /// One controller over this instance's shared connection per request, behind the kit's
+    /// edge (writes counted in the same database); the routes are in [`crate::handler`].
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let limits = match Limits::for_instance().await {
-            Ok(limits) => limits,
-            Err(error) => return respond::misconfigured("metadata", error),
-        };
-        let trust = match Trust::for_instance().await {
-            Ok(trust) => trust,
-            Err(error) => return respond::misconfigured("metadata", error),
-        };
-        let controller = MetadataController::new(SqliteMetadataRepository::for_instance())
-            .with_limits(limits)
-            .with_trust(trust);
-        edge::serve(&controller, request).await
+        edge::run(CountsIn(&DATABASE), request, async |_| {
+            Ok((
+                MetadataController::new(SqliteMetadataRepository::for_instance()),
+                (),
+            ))
+        })
+        .await
     }
 }

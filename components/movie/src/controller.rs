@@ -12,7 +12,7 @@ use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::{self, Breaker, Breakers};
 use crate::reliability::retry::{MIN_ATTEMPT, backoff, next_attempt};
-use service_kit::rate_limit::{ClientKey, Decision, Limits, OverQuota, RequestCounter};
+use service_kit::rate_limit::{Admission, OverQuota};
 use service_kit::{Classify, ErrorClass};
 use std::future::Future;
 use std::rc::Rc;
@@ -173,8 +173,6 @@ pub struct Served {
     pub age: Duration,
     /// How much longer the view is fresh for an HTTP cache in front of this service.
     pub fresh_for: Duration,
-    /// The client's quota after this view, if composing it was metered.
-    pub rate: Option<Decision>,
 }
 
 /// Why an upstream gave no answer for this view.
@@ -189,31 +187,25 @@ enum Unanswered {
 
 type Outcome<T> = Result<Fetched<T>, Unanswered>;
 
-pub struct MovieController<M, R, C, K, L> {
+pub struct MovieController<M, R, C, K> {
     metadata: M,
     rating: R,
     cache: C,
     clock: K,
-    /// Composed views per client: movie's own SQLite database in Spin.
-    counter: L,
     memory: MemoryCache,
     settings: Settings,
-    /// The quota of composed views per client.
-    pub limits: Limits,
 }
 
-impl<M, R, C, K, L> MovieController<M, R, C, K, L>
+impl<M, R, C, K> MovieController<M, R, C, K>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
     K: Clock,
-    L: RequestCounter,
 {
-    /// A controller whose views are not rate-limited.
     pub fn new(
         (metadata, rating): (M, R),
-        (cache, counter): (C, L),
+        cache: C,
         clock: K,
         memory: MemoryCache,
         settings: Settings,
@@ -223,15 +215,9 @@ where
             rating,
             cache,
             clock,
-            counter,
             memory,
             settings,
-            limits: Limits::OFF,
         }
-    }
-
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self { limits, ..self }
     }
 
     /// The movie's view. A fresh memory entry costs no host call; a fresh store entry one
@@ -239,12 +225,13 @@ where
     /// call's), conditionally when a stale entry has validators. A missing movie is 404
     /// whatever the rating service said; a missing rating is an unrated movie; a failing
     /// rating service gives a view without rating; failing metadata gives the stale view if
-    /// there is one.
+    /// there is one. Only a view that goes to the upstreams is counted against its client's
+    /// quota (`admission`): a hit costs less than the count would.
     pub async fn view(
         &self,
         id: &MovieId,
         freshness: Freshness,
-        client: &ClientKey,
+        admission: &impl Admission,
     ) -> Result<Served, MovieError> {
         let now = self.clock.now_ms();
         let cached_allowed = freshness == Freshness::CachedAllowed;
@@ -277,38 +264,8 @@ where
             (Some(_), _) => CacheOutcome::Refreshed,
             (None, _) => CacheOutcome::Miss,
         };
-        let rate = self.meter(client, now).await?;
-        let mut served = self.compose(id, (stale, in_store), outcome, now).await?;
-        served.rate = rate;
-        Ok(served)
-    }
-
-    /// Counts a view about to be composed against its client's quota: only what reaches the
-    /// upstreams is metered (a hit costs less than the check would). A failing counter lets
-    /// the view through: the quota protects the upstreams, it is not worth failing a view.
-    async fn meter(&self, client: &ClientKey, now_ms: u64) -> Result<Option<Decision>, MovieError> {
-        let policy = self.limits.policy;
-        if policy.is_off() {
-            return Ok(None);
-        }
-        match self
-            .counter
-            .count_request(client, &policy, now_ms / 1_000)
-            .await
-        {
-            Ok(decision) if decision.allowed => Ok(Some(decision)),
-            Ok(decision) => Err(OverQuota {
-                client: client.clone(),
-                decision,
-            }
-            .into()),
-            Err(error) => {
-                service_kit::telemetry::warn("rate_limit.count_failed")
-                    .cause(&error)
-                    .emit();
-                Ok(None)
-            }
-        }
+        admission.admit().await?;
+        self.compose(id, (stale, in_store), outcome, now).await
     }
 
     pub async fn health(&self) -> Result<(), CacheError> {
@@ -318,17 +275,20 @@ where
     /// Whether each upstream reports itself healthy (metadata, rating): for the gRPC health
     /// service, which answers for the whole system without a token. A probe asks both at once,
     /// each within one attempt's timeout, so it costs two upstream calls: the instance answers
-    /// from its last probe for [`UPSTREAM_HEALTH_MEMO_MS`], and a probe is metered against
-    /// `client`'s quota like a composed view (over it: 429, `RESOURCE_EXHAUSTED`), so a flood of
-    /// health checks cannot become a flood of upstream calls.
-    pub async fn upstreams_healthy(&self, client: &ClientKey) -> Result<(bool, bool), MovieError> {
+    /// from its last probe for [`UPSTREAM_HEALTH_MEMO_MS`], and a probe is counted against
+    /// its client's quota like a composed view (`admission`; over it: 429,
+    /// `RESOURCE_EXHAUSTED`), so a flood of health checks cannot become a flood of upstream calls.
+    pub async fn upstreams_healthy(
+        &self,
+        admission: &impl Admission,
+    ) -> Result<(bool, bool), MovieError> {
         let now = self.clock.now_ms();
         if let Some(known) = self.memory.upstream_health()
             && now.saturating_sub(known.probed_at_ms) < UPSTREAM_HEALTH_MEMO_MS
         {
             return Ok((known.metadata, known.rating));
         }
-        self.meter(client, now).await?;
+        admission.admit().await?;
         let timeout = self.settings.retry.attempt_timeout;
         let (metadata, rating) =
             futures::join!(self.metadata.healthy(timeout), self.rating.healthy(timeout));
@@ -481,7 +441,6 @@ where
             rating_unavailable: false,
             age,
             fresh_for,
-            rate: None,
         }
     }
 

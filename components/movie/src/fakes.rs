@@ -13,8 +13,6 @@ use crate::controller::{
 use crate::model::{MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::BreakerPolicy;
 use crate::reliability::retry::RetryPolicy;
-use service_kit::StorageFailure;
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -66,8 +64,6 @@ pub struct Fakes {
     pub store_gets: Cell<u32>,
     pub store_sets: Cell<u32>,
     pub now_ms: Cell<u64>,
-    pub counts: MemoryCounts,
-    pub counter_failing: Cell<bool>,
     pub slept: RefCell<Vec<Duration>>,
     /// Health probes of either upstream.
     pub health_probes: Cell<u32>,
@@ -97,7 +93,7 @@ impl Fakes {
             .set(self.now_ms.get() + duration.as_millis() as u64);
     }
 
-    pub fn controller(&self) -> MovieController<&Self, &Self, &Self, &Self, &Self> {
+    pub fn controller(&self) -> MovieController<&Self, &Self, &Self, &Self> {
         self.controller_with(MemoryCache::default(), SETTINGS)
     }
 
@@ -105,8 +101,8 @@ impl Fakes {
         &self,
         memory: MemoryCache,
         settings: Settings,
-    ) -> MovieController<&Self, &Self, &Self, &Self, &Self> {
-        MovieController::new((self, self), (self, self), self, memory, settings)
+    ) -> MovieController<&Self, &Self, &Self, &Self> {
+        MovieController::new((self, self), self, self, memory, settings)
     }
 
     async fn call<T: std::fmt::Debug>(
@@ -232,20 +228,6 @@ impl CacheStore for &Fakes {
 
     async fn ping(&self) -> Result<(), CacheError> {
         self.store_access()
-    }
-}
-
-impl RequestCounter for &Fakes {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        if self.counter_failing.get() {
-            return Err(StorageFailure::Broken("scripted failure".into()));
-        }
-        self.counts.count_request(client, policy, now_s).await
     }
 }
 

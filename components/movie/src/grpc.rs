@@ -11,43 +11,35 @@ use crate::clock::Clock;
 use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway, Served};
 use crate::model::MovieId;
 use crate::view_headers::{caching_headers, freshness};
-use http::Request;
 use movie_proto::{self as proto, services};
 use service_kit::Problem;
-use service_kit::edge::rate_limit::{annotate, client_key};
-use service_kit::edge::{Answer, RequestBody};
+use service_kit::edge::{Answer, RequestBody, Routed};
 use service_kit::field::one;
 use service_kit::grpc::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
 use service_kit::grpc::{read_message, reply};
-use service_kit::rate_limit::RequestCounter;
 
 /// The extension service rating also serves, which the health service knows too.
 const RATING_EXTENSIONS: &str = "moviesystem.v1.RatingExtensions";
 
 /// The gRPC methods, on the same controller as the REST routes.
-impl<M, R, C, K, L> MovieController<M, R, C, K, L>
+impl<M, R, C, K> MovieController<M, R, C, K>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
     K: Clock,
-    L: RequestCounter,
 {
     /// `GetMovieDetails`: the view's mean rating (0 while unrated or while the rating service is
     /// unavailable; the `movie-degraded` header says which) and its metadata.
-    pub async fn get_movie_details<B: RequestBody>(&self, request: Request<B>) -> Answer {
-        let client = client_key(request.headers(), &self.limits.trusted);
-        let freshness = freshness(request.headers());
-        let call: proto::GetMovieDetailsRequest = read_message(request).await?;
+    pub async fn get_movie_details<B: RequestBody>(&self, routed: Routed<B>) -> Answer {
+        let freshness = freshness(routed.request.headers());
+        let call: proto::GetMovieDetailsRequest = read_message(routed.request).await?;
         let id = one("movie_id", MovieId::parse(&call.movie_id))?;
-        let served = self.view(&id, freshness, &client).await?;
+        let served = self.view(&id, freshness, &routed.meter).await?;
         let mut response = reply(&proto::GetMovieDetailsResponse {
             movie_details: Some(details_message(&served)),
         });
         caching_headers(&mut response, &served);
-        if let Some(decision) = &served.rate {
-            annotate(&mut response, decision);
-        }
         Ok(response)
     }
 
@@ -55,19 +47,19 @@ where
     /// message): `""` is the whole system (all three services serving), then each service by its
     /// gRPC name. An unknown name is `NOT_FOUND` from `Check` and `SERVICE_UNKNOWN` from `Watch`,
     /// as the health protocol says.
-    pub async fn health_check<B: RequestBody>(&self, request: Request<B>, watch: bool) -> Answer {
-        let client = client_key(request.headers(), &self.limits.trusted);
-        let call: HealthCheckRequest = read_message(request).await?;
+    pub async fn health_check<B: RequestBody>(&self, routed: Routed<B>, watch: bool) -> Answer {
+        let call: HealthCheckRequest = read_message(routed.request).await?;
+        let client = &routed.meter;
         let own = || async { self.health().await.is_ok() };
         let serving = match call.service.as_str() {
             "" => {
-                let (own, upstreams) = futures::join!(own(), self.upstreams_healthy(&client));
+                let (own, upstreams) = futures::join!(own(), self.upstreams_healthy(client));
                 let (metadata, rating) = upstreams?;
                 own && metadata && rating
             }
             services::MOVIE => own().await,
-            services::METADATA => self.upstreams_healthy(&client).await?.0,
-            services::RATING | RATING_EXTENSIONS => self.upstreams_healthy(&client).await?.1,
+            services::METADATA => self.upstreams_healthy(client).await?.0,
+            services::RATING | RATING_EXTENSIONS => self.upstreams_healthy(client).await?.1,
             _ if watch => {
                 return Ok(reply(&HealthCheckResponse {
                     status: ServingStatus::ServiceUnknown.into(),
@@ -104,9 +96,8 @@ mod tests {
     use crate::controller::{GatewayError, UPSTREAM_HEALTH_MEMO_MS};
     use crate::fakes::Fakes;
     use proto::paths;
-    use service_kit::edge::HttpService;
+    use service_kit::edge::NoTokens;
     use service_kit::grpc::health::{CHECK_PATH, WATCH_PATH};
-    use service_kit::rate_limit::{Limits, RatePolicy};
     use service_kit::testing::{GrpcFailure, grpc_call};
 
     fn details(fakes: &Fakes, id: &str) -> Result<proto::MovieDetails, GrpcFailure> {
@@ -186,12 +177,23 @@ mod tests {
         );
     }
 
-    fn check_system(controller: &impl HttpService) -> Result<i32, GrpcFailure> {
+    type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+
+    fn check_system(controller: &Controller<'_>) -> Result<i32, GrpcFailure> {
+        check_system_through(&service_kit::testing::edge::<Controller<'_>>(), controller)
+    }
+
+    fn check_system_through(
+        edge: &service_kit::edge::Edge<NoTokens>,
+        controller: &Controller<'_>,
+    ) -> Result<i32, GrpcFailure> {
         let call = HealthCheckRequest {
             service: String::new(),
         };
-        grpc_call::<_, HealthCheckResponse>(controller, None, CHECK_PATH, &call)
-            .map(|reply| reply.status)
+        service_kit::testing::grpc_call_through::<_, HealthCheckResponse>(
+            edge, controller, None, CHECK_PATH, &call,
+        )
+        .map(|reply| reply.status)
     }
 
     #[test]
@@ -210,16 +212,11 @@ mod tests {
     #[test]
     fn a_health_probe_over_the_clients_quota_is_resource_exhausted_without_asking() {
         let fakes = Fakes::with_movie();
-        let controller = fakes.controller().with_limits(Limits {
-            policy: RatePolicy {
-                quota: 1,
-                window_s: 3600,
-            },
-            ..Limits::OFF
-        });
-        check_system(&controller).unwrap();
+        let controller = fakes.controller();
+        let edge = service_kit::testing::limited_edge::<Controller<'_>>(1, 3600);
+        check_system_through(&edge, &controller).unwrap();
         fakes.advance(std::time::Duration::from_millis(UPSTREAM_HEALTH_MEMO_MS));
-        let refused = check_system(&controller).map_err(|failure| failure.code);
+        let refused = check_system_through(&edge, &controller).map_err(|failure| failure.code);
         assert_eq!(
             (refused, fakes.health_probes.get()),
             (Err(8), 2),

@@ -13,13 +13,11 @@ use http::{Method, StatusCode};
 use movie_proto::paths;
 use prost::Message;
 use service_kit::edge::negotiate::{Format, PROTOBUF};
-use service_kit::edge::rate_limit::{annotate, client_key};
 use service_kit::edge::respond;
 use service_kit::edge::{
     About, Answer, Check, Fields, HttpService, Query, RequestBody, Route, Routed,
 };
 use service_kit::grpc::health;
-use service_kit::rate_limit::RequestCounter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MovieRoute {
@@ -34,15 +32,15 @@ pub enum MovieRoute {
     HealthWatch,
 }
 
-impl<M, R, C, K, L> HttpService for MovieController<M, R, C, K, L>
+impl<M, R, C, K> HttpService for MovieController<M, R, C, K>
 where
     M: MetadataGateway,
     R: RatingGateway,
     C: CacheStore,
     K: Clock,
-    L: RequestCounter,
 {
     const NAME: &'static str = "movie";
+    type Tokens = service_kit::edge::NoTokens;
     const ABOUT: About = About {
         path: "/movies/about",
         catalog_info: include_str!("../catalog-info.yaml"),
@@ -69,13 +67,12 @@ where
         let id = match route {
             MovieRoute::Details => routed.params.one("id", MovieId::parse)?,
             MovieRoute::BookDetails => Query::of(&routed.request).one("id", MovieId::parse)?,
-            MovieRoute::RpcDetails => return self.get_movie_details(routed.request).await,
-            MovieRoute::HealthCheck => return self.health_check(routed.request, false).await,
-            MovieRoute::HealthWatch => return self.health_check(routed.request, true).await,
+            MovieRoute::RpcDetails => return self.get_movie_details(routed).await,
+            MovieRoute::HealthCheck => return self.health_check(routed, false).await,
+            MovieRoute::HealthWatch => return self.health_check(routed, true).await,
         };
         let headers = routed.request.headers();
-        let client = client_key(headers, &self.limits.trusted);
-        let served = self.view(&id, freshness(headers), &client).await?;
+        let served = self.view(&id, freshness(headers), &routed.meter).await?;
         let details = &served.view.details;
         let unavailable = served.rating_unavailable;
         let format = Format::accepted(headers);
@@ -95,9 +92,6 @@ where
             .headers_mut()
             .insert(VARY, HeaderValue::from_static("accept"));
         caching_headers(&mut response, &served);
-        if let Some(decision) = &served.rate {
-            annotate(&mut response, decision);
-        }
         Ok(response)
     }
 }
@@ -123,7 +117,7 @@ mod tests {
                 .headers_mut()
                 .insert(*name, HeaderValue::from_static(value));
         }
-        futures::executor::block_on(service_kit::edge::serve(&fakes.controller(), request))
+        futures::executor::block_on(service_kit::testing::serve(&fakes.controller(), request))
     }
 
     fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {

@@ -35,8 +35,7 @@ mod entry {
     use crate::gateway::outbound::Outbound;
     use crate::gateway::rating::HttpRatingGateway;
     use crate::migrations::DATABASE;
-    use service_kit::edge::{self, HttpResponse, respond};
-    use service_kit::rate_limit::Limits;
+    use service_kit::edge::{self, CountsIn, HttpResponse};
     use service_kit::telemetry::RequestId;
     use spin_sdk::http::Request;
 
@@ -46,40 +45,35 @@ mod entry {
     }
 
     /// The controller gets its configuration here, read once per instance, and the instance's
-    /// memory cache; the routes are in [`crate::handler`]. Without a usable configuration
+    /// memory cache, behind the kit's edge (views that reach the upstreams counted in movie's
+    /// own database); the routes are in [`crate::handler`]. Without a usable configuration
     /// nothing can be served: a 500, and the cause in the log.
     #[spin_sdk::http_service]
-    async fn serve(mut request: Request) -> HttpResponse {
-        // The id is settled first, so that the upstreams and the access line share it.
-        let outbound = Outbound::new(RequestId::assign(request.headers_mut()));
-        let config = match Config::for_instance().await {
-            Ok(config) => config,
-            Err(error) => return respond::misconfigured("movie", error),
-        };
-        let limits = match Limits::for_instance().await {
-            Ok(limits) => limits,
-            Err(error) => return respond::misconfigured("movie", error),
-        };
-        let controller = MovieController::new(
-            (
-                HttpMetadataGateway::new(
-                    config.upstreams.metadata,
-                    config.upstreams.protocol,
-                    outbound.clone(),
+    async fn serve(request: Request) -> HttpResponse {
+        edge::run(CountsIn(&DATABASE), request, async |request| {
+            // The id is settled first, so that the upstreams and the access line share it.
+            let outbound = Outbound::new(RequestId::assign(request.headers_mut()));
+            let config = Config::for_instance().await?;
+            let controller = MovieController::new(
+                (
+                    HttpMetadataGateway::new(
+                        config.upstreams.metadata,
+                        config.upstreams.protocol,
+                        outbound.clone(),
+                    ),
+                    HttpRatingGateway::new(
+                        config.upstreams.rating,
+                        config.upstreams.protocol,
+                        outbound.clone(),
+                    ),
                 ),
-                HttpRatingGateway::new(
-                    config.upstreams.rating,
-                    config.upstreams.protocol,
-                    outbound.clone(),
-                ),
-            ),
-            // The counts' connection opens on first use: a cache hit never opens it.
-            (KeyValueCache, service_kit::sqlite::for_instance(&DATABASE)),
-            WasiClock,
-            MEMORY.with(MemoryCache::clone),
-            config.settings,
-        )
-        .with_limits(limits);
-        edge::serve_noted(&controller, request, &*outbound).await
+                KeyValueCache,
+                WasiClock,
+                MEMORY.with(MemoryCache::clone),
+                config.settings,
+            );
+            Ok((controller, outbound))
+        })
+        .await
     }
 }

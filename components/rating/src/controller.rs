@@ -7,11 +7,9 @@ use crate::events::event::RatingEvent;
 use crate::events::log::{Depths, RedisLog};
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use futures::Stream;
-use service_kit::auth::config::Trust;
 use service_kit::auth::{Principal, scopes};
 use service_kit::deadline::within;
 use service_kit::lease::{Fence, FenceError, Leases};
-use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::{Classify, ErrorClass, StorageFailure, Stored};
 use spin_sdk::time::sleep;
@@ -35,7 +33,7 @@ pub struct Chunk {
 // Components are single-threaded, so the futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 /// It also counts the service's rate-limited requests, in the same storage.
-pub trait RatingRepository: RequestCounter {
+pub trait RatingRepository {
     /// Stores the user's rating of the record, replacing theirs if any, and keeps the record's
     /// aggregate current in the same atomic write.
     async fn put(&self, rating: &Rating) -> Result<Stored, StorageFailure>;
@@ -126,34 +124,17 @@ pub fn may_act_for(caller: &Principal, user: &UserId) -> Result<(), RatingError>
 
 pub struct RatingController<R> {
     pub(crate) repository: R,
-    /// The quota of writes per client.
-    pub limits: Limits,
-    /// How writers' bearer tokens are verified; without it every write is refused.
-    pub trust: Option<Rc<Trust>>,
     /// The event log's address, where `POST /ratings/events` publishes.
     pub events: Option<Rc<str>>,
 }
 
 impl<R: RatingRepository> RatingController<R> {
-    /// A controller whose writes are not rate-limited and trust no token (see [`Self::with_trust`]).
+    /// A controller without an event log (see [`Self::with_events`]).
     pub fn new(repository: R) -> Self {
         Self {
             repository,
-            limits: Limits::OFF,
-            trust: None,
             events: None,
         }
-    }
-
-    pub fn with_trust(self, trust: Rc<Trust>) -> Self {
-        Self {
-            trust: Some(trust),
-            ..self
-        }
-    }
-
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self { limits, ..self }
     }
 
     pub fn with_events(self, address: &str) -> Self {

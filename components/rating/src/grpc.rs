@@ -97,12 +97,12 @@ mod tests {
     use super::*;
     use crate::repository::memory::InMemoryRatingRepository as Memory;
     use proto::paths;
-    use service_kit::testing::{GrpcFailure, grpc_call, token, trust};
+    use service_kit::testing::{GrpcFailure, grpc_call, token};
 
     type Controller = RatingController<Memory>;
 
     fn controller() -> Controller {
-        RatingController::new(Memory::default()).with_trust(trust())
+        RatingController::new(Memory::default())
     }
 
     fn put_as(c: &Controller, caller: &str, user: &str, value: i32) -> Result<(), GrpcFailure> {
@@ -202,7 +202,7 @@ mod tests {
                 prost::Message::encode_to_vec(message),
             )))
             .unwrap();
-        futures::executor::block_on(service_kit::edge::serve(c, request)).status()
+        futures::executor::block_on(service_kit::testing::serve(c, request)).status()
     }
 
     #[test]
@@ -217,7 +217,7 @@ mod tests {
             .header("accept", proto::PROTOBUF)
             .body(http_body_util::Full::new(bytes::Bytes::new()))
             .unwrap();
-        let response = futures::executor::block_on(service_kit::edge::serve(&c, request));
+        let response = futures::executor::block_on(service_kit::testing::serve(&c, request));
         let bytes =
             futures::executor::block_on(http_body_util::BodyExt::collect(response.into_body()))
                 .unwrap()

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use http::{HeaderMap, Method, Request, StatusCode};
 use movie_proto::paths;
 use service_kit::auth::config::Trust;
-use service_kit::auth::{Access, Principal, Rejection, scopes};
+use service_kit::auth::{Access, Principal, scopes};
 use service_kit::edge::conditional::unless_unchanged;
 use service_kit::edge::ndjson;
 use service_kit::edge::negotiate::{self, Format, protobuf_message};
@@ -23,9 +23,9 @@ use service_kit::edge::{
     About, Answer, Check, Fields, HttpService, Params, Query, RequestBody, Route, Routed,
     json_array, json_object,
 };
-use service_kit::rate_limit::{Limits, RequestCounter};
 use service_kit::telemetry::RequestId;
 use service_kit::{FieldErrors, Problem};
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingRoute {
@@ -57,6 +57,7 @@ const PATH_RECORD: RecordFields = ("recordType", "recordId");
 const BOOK_RECORD: RecordFields = ("type", "id");
 
 impl<R: RatingRepository> HttpService for RatingController<R> {
+    type Tokens = Rc<Trust>;
     const NAME: &'static str = "rating";
     const ABOUT: About = About {
         path: "/ratings/about",
@@ -136,10 +137,6 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
         }
     }
 
-    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
-        Trust::verify_for(self.trust.as_deref(), authorization).await
-    }
-
     /// Writes are what a client can make expensive, and so is an export; reads are one
     /// primary-key lookup. A reconciliation run is bounded by its lease: one at a time.
     fn is_metered(route: RatingRoute) -> bool {
@@ -152,10 +149,6 @@ impl<R: RatingRepository> HttpService for RatingController<R> {
                 | RatingRoute::PublishEvents
                 | RatingRoute::Export
         )
-    }
-
-    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
-        Some((&self.limits, &self.repository))
     }
 
     async fn call<B: RequestBody>(&self, route: RatingRoute, routed: Routed<B>) -> Answer {
@@ -404,15 +397,12 @@ mod tests {
     use crate::repository::memory::InMemoryRatingRepository as Memory;
     use futures::executor::block_on;
     use serde_json::{Value, json};
-    use service_kit::rate_limit::{Limits, RatePolicy};
-    use service_kit::testing::{
-        assert_problem, call, call_as, health, rejected_fields, token, trust,
-    };
+    use service_kit::testing::{assert_problem, call, call_as, health, rejected_fields, token};
 
     type Controller = RatingController<Memory>;
 
     fn controller() -> Controller {
-        RatingController::new(Memory::default()).with_trust(trust())
+        RatingController::new(Memory::default())
     }
 
     fn rate(c: &Controller, user: &str, value: i64) -> StatusCode {
@@ -443,7 +433,7 @@ mod tests {
         request
             .headers_mut()
             .insert(http::header::IF_NONE_MATCH, tag.clone());
-        block_on(service_kit::edge::serve(c, request)).status()
+        block_on(service_kit::testing::serve(c, request)).status()
     }
 
     fn aggregate_tag(c: &Controller) -> http::HeaderValue {
@@ -477,23 +467,42 @@ mod tests {
         );
     }
 
-    fn limited(quota: u32) -> Controller {
-        controller().with_limits(Limits {
-            policy: RatePolicy {
-                quota,
-                window_s: 60,
-            },
-            ..Limits::OFF
-        })
+    /// A controller behind an edge that counts `quota` writes per minute per client.
+    struct Limited {
+        controller: Controller,
+        edge: service_kit::edge::Edge<Rc<Trust>>,
+    }
+
+    fn limited(quota: u32) -> Limited {
+        Limited {
+            controller: controller(),
+            edge: service_kit::testing::limited_edge::<Controller>(quota, 60),
+        }
+    }
+
+    impl Limited {
+        fn respond(
+            &self,
+            method: Method,
+            uri: &str,
+            body: Option<Value>,
+        ) -> service_kit::HttpResponse {
+            service_kit::testing::respond_through(&self.edge, &self.controller, method, uri, body)
+        }
+
+        fn rate(&self, user: &str, value: i64) -> StatusCode {
+            let uri = format!("/ratings/movie/m1/users/{user}");
+            self.respond(Method::PUT, &uri, Some(json!({"value": value})))
+                .status()
+        }
     }
 
     #[test]
     fn writes_over_the_quota_are_429_with_retry_after_and_ratelimit_headers() {
         let c = limited(2);
-        rate(&c, "u1", 5);
-        rate(&c, "u2", 5);
-        let response = service_kit::testing::respond(
-            &c,
+        c.rate("u1", 5);
+        c.rate("u2", 5);
+        let response = c.respond(
             Method::PUT,
             "/ratings/movie/m1/users/u3",
             Some(json!({"value": 1})),
@@ -524,10 +533,10 @@ mod tests {
     #[test]
     fn a_refused_write_changes_nothing() {
         let c = limited(1);
-        rate(&c, "u1", 5);
-        rate(&c, "u2", 1);
+        c.rate("u1", 5);
+        c.rate("u2", 1);
         assert_eq!(
-            aggregate_of_m1(&c).1["count"],
+            aggregate_of_m1(&c.controller).1["count"],
             json!(1),
             "ratings after a 429"
         );
@@ -536,21 +545,17 @@ mod tests {
     #[test]
     fn reads_are_not_metered() {
         let c = limited(1);
-        rate(&c, "u1", 5);
+        c.rate("u1", 5);
         for _ in 0..3 {
-            assert_eq!(
-                aggregate_of_m1(&c).0,
-                StatusCode::OK,
-                "GET /ratings/movie/m1"
-            );
+            let read = c.respond(Method::GET, "/ratings/movie/m1", None);
+            assert_eq!(read.status(), StatusCode::OK, "GET /ratings/movie/m1");
         }
     }
 
     #[test]
     fn a_write_within_the_quota_says_what_is_left() {
         let c = limited(5);
-        let response =
-            service_kit::testing::respond(&c, Method::DELETE, "/ratings/movie/m1/users/u1", None);
+        let response = c.respond(Method::DELETE, "/ratings/movie/m1/users/u1", None);
         let remaining = response.headers().get("ratelimit").cloned();
         assert!(
             remaining
@@ -707,11 +712,7 @@ mod tests {
     #[test]
     fn a_storage_failure_is_500() {
         assert_eq!(
-            rate(
-                &RatingController::new(Memory::failing()).with_trust(trust()),
-                "u1",
-                3
-            ),
+            rate(&RatingController::new(Memory::failing()), "u1", 3),
             StatusCode::INTERNAL_SERVER_ERROR,
             "PUT with a failing store"
         );
@@ -719,7 +720,7 @@ mod tests {
 
     #[test]
     fn health_is_503_when_the_store_fails() {
-        let (status, _) = health(&RatingController::new(Memory::failing()).with_trust(trust()));
+        let (status, _) = health(&RatingController::new(Memory::failing()));
         assert_eq!(
             status,
             StatusCode::SERVICE_UNAVAILABLE,

@@ -22,33 +22,23 @@ pub mod surface;
 #[cfg(target_arch = "wasm32")]
 mod entry {
     use crate::controller::RatingController;
+    use crate::migrations::DATABASE;
     use crate::repository::sqlite::SqliteRatingRepository;
-    use service_kit::auth::config::Trust;
-    use service_kit::edge::{self, HttpResponse, respond};
-    use service_kit::rate_limit::Limits;
+    use service_kit::edge::{self, CountsIn, HttpResponse};
     use spin_sdk::http::Request;
 
-    /// One controller over this instance's shared connection per request; the routes are in
-    /// [`crate::handler`].
+    /// One controller over this instance's shared connection per request, with the event
+    /// log's address, behind the kit's edge (writes counted in the same database); the routes
+    /// are in [`crate::handler`].
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> HttpResponse {
-        let limits = match Limits::for_instance().await {
-            Ok(limits) => limits,
-            Err(error) => return respond::misconfigured("rating", error),
-        };
-        let trust = match Trust::for_instance().await {
-            Ok(trust) => trust,
-            Err(error) => return respond::misconfigured("rating", error),
-        };
-        let address = match crate::events::redis_address().await {
-            Ok(address) => address,
-            Err(error) => return respond::misconfigured("rating", error),
-        };
-        let controller = RatingController::new(SqliteRatingRepository::for_instance())
-            .with_limits(limits)
-            .with_trust(trust)
-            .with_events(&address);
-        edge::serve(&controller, request).await
+        edge::run(CountsIn(&DATABASE), request, async |_| {
+            let address = crate::events::redis_address().await?;
+            let controller =
+                RatingController::new(SqliteRatingRepository::for_instance()).with_events(&address);
+            Ok((controller, ()))
+        })
+        .await
     }
 }
 

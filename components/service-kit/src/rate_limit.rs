@@ -40,6 +40,11 @@ impl ClientKey {
         &self.0
     }
 
+    /// The key of a request nothing is counted for (no limits configured).
+    pub fn unknown() -> Self {
+        Self("unknown".to_owned())
+    }
+
     /// A token's subject, prefixed so that no subject can share a count with an address.
     pub fn subject(subject: &str) -> Self {
         Self(format!("sub:{subject}"))
@@ -197,6 +202,28 @@ impl Limits {
         };
         LIMITS.with(|cell| cell.replace(Some(limits.clone())));
         Ok(limits)
+    }
+}
+
+/// Admission of a request whose cost shows only while it runs (movie's view reaches its
+/// upstreams only on a miss): the work asks when it knows, and the request is counted then,
+/// at most once, as a metered route is counted before it runs. The edge's `Meter` is the one
+/// implementation that counts; [`Unmetered`] admits everything.
+// Components are single-threaded, so the futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Admission {
+    /// Counts the request against its client's quota: `Err` when it is over (nothing more is
+    /// to be done for it).
+    async fn admit(&self) -> Result<(), OverQuota>;
+}
+
+/// Admits every request: where nothing is counted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unmetered;
+
+impl Admission for Unmetered {
+    async fn admit(&self) -> Result<(), OverQuota> {
+        Ok(())
     }
 }
 

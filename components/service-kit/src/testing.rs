@@ -14,7 +14,8 @@ use crate::HttpResponse;
 use crate::auth::config::Trust;
 use crate::auth::sign::{Issue, Signer};
 use crate::auth::{KeySet, TrustPolicy, scopes};
-use crate::edge::{HttpService, serve};
+use crate::edge::{Counter, Edge, HttpService, NoTokens, Tokens};
+use crate::rate_limit::{Limits, RatePolicy};
 use crate::storage::StorageFailure;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -106,14 +107,83 @@ pub fn request_as(
     builder.body(Full::new(bytes)).unwrap()
 }
 
+/// The tokens a test edge checks: the test issuer's ([`trust`]), or none.
+pub trait TestTokens: Tokens {
+    fn for_tests() -> Self;
+}
+
+impl TestTokens for NoTokens {
+    fn for_tests() -> Self {
+        NoTokens
+    }
+}
+
+impl TestTokens for std::rc::Rc<Trust> {
+    fn for_tests() -> Self {
+        trust()
+    }
+}
+
+/// The edge every helper here serves through unless told otherwise: the test issuer's tokens
+/// trusted, nothing counted.
+pub fn edge<S: HttpService>() -> Edge<S::Tokens>
+where
+    S::Tokens: TestTokens,
+{
+    Edge::new(S::Tokens::for_tests())
+}
+
+/// A test edge that counts each client's requests in memory against `quota` per
+/// `window_s`.
+pub fn limited_edge<S: HttpService>(quota: u32, window_s: u32) -> Edge<S::Tokens>
+where
+    S::Tokens: TestTokens,
+{
+    let limits = Limits {
+        policy: RatePolicy { quota, window_s },
+        ..Limits::OFF
+    };
+    edge::<S>().with_limits(limits, Counter::memory())
+}
+
+/// Serves `request` through the [`edge`] of tests: what a test that builds its own request
+/// calls instead of [`crate::edge::serve`].
+pub async fn serve<S: HttpService, B: crate::edge::RequestBody>(
+    service: &S,
+    request: Request<B>,
+) -> HttpResponse
+where
+    S::Tokens: TestTokens,
+{
+    crate::edge::serve(&edge::<S>(), service, request).await
+}
+
 /// Sends a request with an optional JSON body through `service`'s routes.
 pub fn respond<S: HttpService>(
     service: &S,
     method: Method,
     uri: &str,
     body: Option<Value>,
+) -> HttpResponse
+where
+    S::Tokens: TestTokens,
+{
+    respond_through(&edge::<S>(), service, method, uri, body)
+}
+
+/// [`respond`] through `edge`.
+pub fn respond_through<S: HttpService>(
+    edge: &Edge<S::Tokens>,
+    service: &S,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
 ) -> HttpResponse {
-    block_on(serve(service, request(method, uri, body)))
+    block_on(crate::edge::serve(
+        edge,
+        service,
+        request(method, uri, body),
+    ))
 }
 
 /// The status and JSON body `service` answers to a request.
@@ -122,7 +192,10 @@ pub fn call<S: HttpService>(
     method: Method,
     uri: &str,
     body: Option<Value>,
-) -> (StatusCode, Value) {
+) -> (StatusCode, Value)
+where
+    S::Tokens: TestTokens,
+{
     read(respond(service, method, uri, body))
 }
 
@@ -133,7 +206,10 @@ pub fn call_as<S: HttpService>(
     method: Method,
     uri: &str,
     body: Option<Value>,
-) -> (StatusCode, Value) {
+) -> (StatusCode, Value)
+where
+    S::Tokens: TestTokens,
+{
     read(block_on(serve(
         service,
         request_as(token, method, uri, body),
@@ -141,7 +217,10 @@ pub fn call_as<S: HttpService>(
 }
 
 /// The status and JSON body of `service`'s health report.
-pub fn health<S: HttpService>(service: &S) -> (StatusCode, Value) {
+pub fn health<S: HttpService>(service: &S) -> (StatusCode, Value)
+where
+    S::Tokens: TestTokens,
+{
     call(service, Method::GET, &format!("/health/{}", S::NAME), None)
 }
 
@@ -242,6 +321,20 @@ pub fn grpc_call<S: HttpService, R: prost::Message + Default>(
     token: Option<&str>,
     path: &str,
     message: &impl prost::Message,
+) -> Result<R, GrpcFailure>
+where
+    S::Tokens: TestTokens,
+{
+    grpc_call_through(&edge::<S>(), service, token, path, message)
+}
+
+/// [`grpc_call`] through `edge`.
+pub fn grpc_call_through<S: HttpService, R: prost::Message + Default>(
+    edge: &Edge<S::Tokens>,
+    service: &S,
+    token: Option<&str>,
+    path: &str,
+    message: &impl prost::Message,
 ) -> Result<R, GrpcFailure> {
     use base64ct::{Base64Unpadded, Encoding};
     use prost::Message as _;
@@ -253,7 +346,8 @@ pub fn grpc_call<S: HttpService, R: prost::Message + Default>(
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }
-    let response = block_on(serve(
+    let response = block_on(crate::edge::serve(
+        edge,
         service,
         builder.body(Full::new(Bytes::from(framed))).unwrap(),
     ));

@@ -13,7 +13,7 @@ use serde_json::Value;
 use service_kit::auth::sign::Signer;
 use service_kit::auth::verify::Presented;
 use service_kit::auth::{KeySet, TrustPolicy, Verifier};
-use service_kit::edge::serve;
+use service_kit::testing::serve;
 use service_kit::testing::{AUDIENCE, ISSUER, block_on, read};
 
 const SECRET: &str = "correct horse battery staple";

@@ -4,7 +4,6 @@ use crate::controller::ClientRepository;
 use crate::keyring::DevelopmentKeyStore;
 use crate::model::{Client, ClientId};
 use service_kit::StorageFailure;
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::testing::FailureSwitch;
 
 #[derive(Default)]
@@ -12,7 +11,6 @@ pub struct InMemoryClientRepository {
     clients: Vec<Client>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
-    counts: MemoryCounts,
     development_key: std::cell::RefCell<Option<String>>,
     /// How many times the development key was asked for.
     pub development_key_reads: std::cell::Cell<usize>,
@@ -24,18 +22,6 @@ impl InMemoryClientRepository {
             clients,
             ..Self::default()
         }
-    }
-}
-
-impl RequestCounter for InMemoryClientRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.failing.check()?;
-        self.counts.count_request(client, policy, now_s).await
     }
 }
 

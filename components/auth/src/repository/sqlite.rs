@@ -5,7 +5,6 @@ use crate::keyring::DevelopmentKeyStore;
 use crate::migrations::{DATABASE, DEVELOPMENT_KEY};
 use crate::model::{Client, ClientId, ScopeSet};
 use service_kit::StorageFailure;
-use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::sqlite::{self, SharedConnection, column};
 use spin_sdk::sqlite::Value;
 use std::rc::Rc;
@@ -24,17 +23,6 @@ impl SqliteClientRepository {
 }
 
 const SELECT_CLIENT: &str = "SELECT id, secret_hash, scopes FROM clients WHERE id = ?";
-
-impl RequestCounter for SqliteClientRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.db.count_request(client, policy, now_s).await
-    }
-}
 
 impl ClientRepository for SqliteClientRepository {
     async fn client(&self, id: &ClientId) -> Result<Option<Client>, StorageFailure> {

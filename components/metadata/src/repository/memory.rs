@@ -2,7 +2,6 @@
 
 use crate::controller::{ImportId, MetadataRepository};
 use crate::model::{Metadata, MovieId};
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
@@ -16,7 +15,6 @@ pub struct InMemoryMetadataRepository {
     staged: RefCell<BTreeMap<(String, MovieId), Metadata>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
-    counts: MemoryCounts,
 }
 
 impl InMemoryMetadataRepository {
@@ -56,18 +54,6 @@ impl Snapshot for MemorySnapshot {
             .take(limit)
             .cloned()
             .collect())
-    }
-}
-
-impl RequestCounter for InMemoryMetadataRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.failing.check()?;
-        self.counts.count_request(client, policy, now_s).await
     }
 }
 

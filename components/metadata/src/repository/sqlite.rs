@@ -3,7 +3,6 @@
 use crate::controller::{ImportId, MetadataRepository};
 use crate::migrations::DATABASE;
 use crate::model::{Description, Director, Metadata, MovieId, Title};
-use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::sqlite::{self, Dedicated, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
@@ -124,17 +123,6 @@ impl Snapshot for SqliteSnapshot {
         // since the next page starts after its last id.
         page.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(page)
-    }
-}
-
-impl RequestCounter for SqliteMetadataRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.db.count_request(client, policy, now_s).await
     }
 }
 

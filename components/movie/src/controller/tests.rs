@@ -2,24 +2,21 @@ use super::*;
 use crate::fakes::{Fakes, SETTINGS, metadata};
 use crate::reliability::retry::RetryPolicy;
 use futures::executor::block_on;
-use service_kit::rate_limit::{ClientKey, Limits, RatePolicy};
+use service_kit::rate_limit::{Admission, ClientKey, OverQuota, RatePolicy, Unmetered};
+use std::cell::Cell;
 
 fn id(raw: &str) -> MovieId {
     MovieId::parse(raw).unwrap()
 }
 
-type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
-
-fn client() -> ClientKey {
-    ClientKey::of(Some("192.0.2.1:1"), std::iter::empty(), &Default::default())
-}
+type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
 
 fn view(controller: &Controller<'_>) -> Result<Served, MovieError> {
-    block_on(controller.view(&id("m1"), Freshness::CachedAllowed, &client()))
+    block_on(controller.view(&id("m1"), Freshness::CachedAllowed, &Unmetered))
 }
 
 fn must_compose(controller: &Controller<'_>) -> Result<Served, MovieError> {
-    block_on(controller.view(&id("m1"), Freshness::MustCompose, &client()))
+    block_on(controller.view(&id("m1"), Freshness::MustCompose, &Unmetered))
 }
 
 fn outcome(controller: &Controller<'_>) -> CacheOutcome {
@@ -401,7 +398,7 @@ fn retries_never_run_past_the_budget() {
     block_on(
         fakes
             .controller_with(MemoryCache::default(), settings)
-            .view(&id("m1"), Freshness::CachedAllowed, &client()),
+            .view(&id("m1"), Freshness::CachedAllowed, &Unmetered),
     )
     .unwrap();
     let spent = Duration::from_millis(fakes.now_ms.get() - started);
@@ -505,23 +502,56 @@ fn errors_are_classified_for_the_edge() {
     );
 }
 
-fn limited(fakes: &Fakes, quota: u32) -> Controller<'_> {
-    fakes.controller().with_limits(Limits {
-        policy: RatePolicy {
-            quota,
-            window_s: 60,
-        },
-        ..Limits::OFF
-    })
+/// A client's quota as the edge's meter would enforce it: `quota` admissions, then refusals;
+/// counts how often the controller asked.
+struct Quota {
+    left: Cell<u32>,
+    asked: Cell<u32>,
+}
+
+impl Quota {
+    fn of(quota: u32) -> Self {
+        Self {
+            left: Cell::new(quota),
+            asked: Cell::new(0),
+        }
+    }
+}
+
+impl Admission for Quota {
+    async fn admit(&self) -> Result<(), OverQuota> {
+        self.asked.set(self.asked.get() + 1);
+        if self.left.get() == 0 {
+            let policy = RatePolicy {
+                quota: self.asked.get() - 1,
+                window_s: 60,
+            };
+            return Err(OverQuota {
+                client: ClientKey::subject("c"),
+                decision: policy.decide(self.asked.get(), 0),
+            });
+        }
+        self.left.set(self.left.get() - 1);
+        Ok(())
+    }
+}
+
+fn view_within(
+    controller: &Controller<'_>,
+    freshness: Freshness,
+    quota: &Quota,
+) -> Result<Served, MovieError> {
+    block_on(controller.view(&id("m1"), freshness, quota))
 }
 
 #[test]
 fn composed_views_over_the_quota_are_refused_without_asking_the_upstreams() {
     let fakes = Fakes::with_movie();
-    let controller = limited(&fakes, 2);
-    must_compose(&controller).unwrap();
-    must_compose(&controller).unwrap();
-    let result = must_compose(&controller);
+    let controller = fakes.controller();
+    let quota = Quota::of(2);
+    view_within(&controller, Freshness::MustCompose, &quota).unwrap();
+    view_within(&controller, Freshness::MustCompose, &quota).unwrap();
+    let result = view_within(&controller, Freshness::MustCompose, &quota);
     assert!(
         matches!(result, Err(MovieError::OverQuota(_))),
         "{result:?}"
@@ -530,30 +560,22 @@ fn composed_views_over_the_quota_are_refused_without_asking_the_upstreams() {
 }
 
 #[test]
-fn cache_hits_are_not_metered() {
+fn cache_hits_are_not_counted() {
     let fakes = Fakes::with_movie();
-    let controller = limited(&fakes, 1);
-    view(&controller).unwrap();
+    let controller = fakes.controller();
+    let quota = Quota::of(1);
+    view_within(&controller, Freshness::CachedAllowed, &quota).unwrap();
     for _ in 0..5 {
-        let served = view(&controller).unwrap();
+        let served = view_within(&controller, Freshness::CachedAllowed, &quota).unwrap();
         assert_eq!(
-            (served.outcome, served.rate),
-            (CacheOutcome::MemoryHit, None),
+            served.outcome,
+            CacheOutcome::MemoryHit,
             "a hit after the quota is used up"
         );
     }
-}
-
-#[test]
-fn a_failing_counter_lets_the_view_through() {
-    let fakes = Fakes::with_movie();
-    fakes.counter_failing.set(true);
-    assert!(view(&limited(&fakes, 1)).is_ok());
-}
-
-#[test]
-fn a_metered_view_carries_its_clients_quota() {
-    let fakes = Fakes::with_movie();
-    let served = view(&limited(&fakes, 5)).unwrap();
-    assert_eq!(served.rate.map(|d| d.remaining), Some(4));
+    assert_eq!(
+        quota.asked.get(),
+        1,
+        "admissions asked for one miss and five hits"
+    );
 }

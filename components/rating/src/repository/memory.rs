@@ -10,7 +10,6 @@ use crate::events::stream::Position;
 use crate::model::{AggregatedRating, Rating, RecordKey, UserId};
 use crate::reconcile::checkpoint;
 use service_kit::lease::{Fence, FenceError, MemoryLeases};
-use service_kit::rate_limit::{ClientKey, Decision, MemoryCounts, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::testing::FailureSwitch;
 use service_kit::{StorageFailure, Stored};
@@ -23,7 +22,6 @@ pub struct InMemoryRatingRepository {
     ratings: RefCell<BTreeMap<(RecordKey, UserId), Rating>>,
     /// When set, every call fails as an unreachable store would.
     pub failing: FailureSwitch,
-    counts: MemoryCounts,
     applied_ids: RefCell<HashSet<String>>,
     positions: RefCell<HashMap<RatingKey, Position>>,
     progress: RefCell<Option<Progress>>,
@@ -81,18 +79,6 @@ impl Snapshot for MemorySnapshot {
 
     fn key(rating: &Rating) -> (RecordKey, UserId) {
         rating.key()
-    }
-}
-
-impl RequestCounter for InMemoryRatingRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.failing.check()?;
-        self.counts.count_request(client, policy, now_s).await
     }
 }
 

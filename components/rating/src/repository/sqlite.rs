@@ -9,7 +9,6 @@ use crate::model::{RatingValue, RecordId, RecordType};
 use crate::reconcile::checkpoint;
 use service_kit::group_commit::GroupCommit;
 use service_kit::lease::{Fence, FenceError};
-use service_kit::rate_limit::{ClientKey, Decision, RatePolicy, RequestCounter};
 use service_kit::snapshot::Snapshot;
 use service_kit::sqlite::{self, Dedicated, SharedConnection, column};
 use service_kit::{StorageFailure, Stored};
@@ -201,17 +200,6 @@ impl Snapshot for SqliteSnapshot {
 
     fn key(rating: &Rating) -> (RecordKey, UserId) {
         rating.key()
-    }
-}
-
-impl RequestCounter for SqliteRatingRepository {
-    async fn count_request(
-        &self,
-        client: &ClientKey,
-        policy: &RatePolicy,
-        now_s: u64,
-    ) -> Result<Decision, StorageFailure> {
-        self.db.count_request(client, policy, now_s).await
     }
 }
 

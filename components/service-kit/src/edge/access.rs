@@ -39,6 +39,13 @@ impl AccessNotes for () {
     fn note(&self, _: &mut Line) {}
 }
 
+/// Notes shared with what writes them (movie's upstream gateways hold the same `Rc`).
+impl<T: AccessNotes + ?Sized> AccessNotes for std::rc::Rc<T> {
+    fn note(&self, line: &mut Line) {
+        T::note(self, line);
+    }
+}
+
 /// What the edge remembers of a request from its arrival until its response.
 pub(super) struct Arrival {
     stopwatch: Stopwatch,

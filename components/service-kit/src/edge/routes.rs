@@ -10,9 +10,10 @@ use super::problem::Problem;
 use super::rate_limit::{annotate, client_key};
 use super::request::{Fields, RequestBody};
 use super::respond::HttpResponse;
+use super::setup::{Edge, Meter, Tokens};
 use crate::auth::{Access, Principal, Rejection};
 use crate::grpc::{Status, is_grpc};
-use crate::rate_limit::{self, ClientKey, Limits, MemoryCounts, OverQuota, RequestCounter};
+use crate::rate_limit::ClientKey;
 use http::{Method, Request, StatusCode};
 
 /// One route: a method, a path pattern and the component's name for the route. A pattern is
@@ -30,6 +31,11 @@ pub struct Routed<B> {
     pub params: Params,
     pub request: Request<B>,
     pub caller: Option<Principal>,
+    /// Counts the request when the route learns it is expensive ([`Admission`]): a route
+    /// that [`HttpService::is_metered`] names was counted before it ran.
+    ///
+    /// [`Admission`]: crate::rate_limit::Admission
+    pub meter: Meter,
 }
 
 /// A component's HTTP surface: its name, route table and health checks, and what it does for
@@ -40,6 +46,10 @@ pub trait HttpService {
     /// The service's name. Its health report answers `GET /health/{NAME}`, outside the
     /// service's own paths so that no id can collide with it.
     const NAME: &'static str;
+
+    /// How its edge checks bearer tokens: `Rc<Trust>` for a service with protected routes,
+    /// [`NoTokens`](super::setup::NoTokens) for one whose routes are all public.
+    type Tokens: Tokens;
 
     /// The component's names for its routes.
     type Route: Copy + 'static;
@@ -76,38 +86,26 @@ pub trait HttpService {
         Access::Public
     }
 
-    /// Verifies the bearer credentials of a request on a protected route (the `Authorization`
-    /// header's value). A service with protected routes implements it with its [`Trust`](crate::auth::config::Trust)
-    /// ([`verify_for`](crate::auth::config::Trust::verify_for)); the default refuses, and a service whose routes are all public
-    /// never links token verification at all.
-    async fn authenticate(&self, _authorization: Option<&str>) -> Result<Principal, Rejection> {
-        Err(Rejection::NotConfigured)
-    }
-
     /// Whether a request on `route` counts against its client's quota: what is expensive
     /// (writes). Nothing is metered unless a service says so.
     fn is_metered(_route: Self::Route) -> bool {
         false
-    }
-
-    /// The quota of metered routes (with the proxies trusted to name the client) and where the
-    /// service counts them: its own storage. None: nothing is counted.
-    fn metering(&self) -> Option<(&Limits, &impl RequestCounter)> {
-        None::<(&Limits, &MemoryCounts)>
     }
 }
 
 /// Answers a request: the health report, the matching route's response, or the problem that
 /// stopped it; with its `x-request-id`, and its access line written.
 pub async fn serve<S: HttpService, B: RequestBody>(
+    edge: &Edge<S::Tokens>,
     service: &S,
     request: Request<B>,
 ) -> HttpResponse {
-    serve_noted(service, request, &()).await
+    serve_noted(edge, service, request, &()).await
 }
 
 /// [`serve`], with the service's own notes on the access line.
 pub async fn serve_noted<S: HttpService, B: RequestBody>(
+    edge: &Edge<S::Tokens>,
     service: &S,
     request: Request<B>,
     notes: &impl AccessNotes,
@@ -116,7 +114,7 @@ pub async fn serve_noted<S: HttpService, B: RequestBody>(
     let arrival = Arrival::of(request.method(), request.uri().path(), request.headers());
     let grpc = is_grpc(request.headers());
     let (outcome, pattern) = if is_health_path(request.uri().path(), S::NAME) {
-        let report = health_report(service, &request).await;
+        let report = health_report(edge, service, &request).await;
         (report, Some(HEALTH_ROUTE))
     } else if request.uri().path() == S::ABOUT.path {
         (
@@ -124,7 +122,7 @@ pub async fn serve_noted<S: HttpService, B: RequestBody>(
             Some(S::ABOUT.path),
         )
     } else {
-        route(service, request, grpc).await
+        route(edge, service, request, grpc).await
     };
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
@@ -157,6 +155,7 @@ const HEALTH_ROUTE: &str = "/health/{service}";
 /// The route's answer: matched (or 404/405), authorized (or 401/403), counted (or 429), called.
 /// For a gRPC caller, a path no route has is a method this service does not implement.
 async fn route<S: HttpService, B: RequestBody>(
+    edge: &Edge<S::Tokens>,
     service: &S,
     request: Request<B>,
     grpc: bool,
@@ -177,11 +176,17 @@ async fn route<S: HttpService, B: RequestBody>(
         Err(problem) => return (Err(problem), None),
     };
     let answer = async {
-        let caller = authorize(service, route, &request).await?;
+        let caller = authorize::<S, B>(edge, route, &request).await?;
+        let client = match (&caller, edge.limits()) {
+            (_, None) => ClientKey::unknown(),
+            (Some(caller), Some(_)) => ClientKey::subject(&caller.subject),
+            (None, Some(limits)) => client_key(request.headers(), &limits.trusted),
+        };
         let routed = Routed {
             params,
             request,
             caller,
+            meter: edge.meter(client),
         };
         metered(service, route, routed).await
     };
@@ -191,7 +196,7 @@ async fn route<S: HttpService, B: RequestBody>(
 /// The verified caller of a protected route (none for a public one), or the 401, 403 or 503
 /// that refuses the request.
 async fn authorize<S: HttpService, B>(
-    service: &S,
+    edge: &Edge<S::Tokens>,
     route: S::Route,
     request: &Request<B>,
 ) -> Result<Option<Principal>, Problem> {
@@ -203,17 +208,17 @@ async fn authorize<S: HttpService, B>(
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    caller_with(service, access, authorization).await.map(Some)
+    caller_with(edge, access, authorization).await.map(Some)
 }
 
 /// The caller an `Authorization` header value proves, if it has `access`; the 401, 403 or 503
 /// that refuses it otherwise.
-async fn caller_with<S: HttpService>(
-    service: &S,
+async fn caller_with<T: Tokens>(
+    edge: &Edge<T>,
     access: Access,
     authorization: Option<&str>,
 ) -> Result<Principal, Problem> {
-    let caller = service.authenticate(authorization).await?;
+    let caller = edge.authenticate(authorization).await?;
     if !caller.may(access) {
         let scope = access.first_scope().unwrap_or_default();
         return Err(Problem::from(Rejection::InsufficientScope(scope)));
@@ -222,30 +227,22 @@ async fn caller_with<S: HttpService>(
 }
 
 /// Calls the route, first counting the request if the route is metered: over the quota it is
-/// a 429 and nothing runs; within it, the answer carries the `RateLimit` headers.
+/// a 429 and nothing runs. A route that counts itself while it runs ([`Meter`]) is counted
+/// then. Either way a counted answer carries the `RateLimit` headers.
 async fn metered<S: HttpService, B: RequestBody>(
     service: &S,
     route: S::Route,
     routed: Routed<B>,
 ) -> Answer {
-    let metering = service
-        .metering()
-        .filter(|(limits, _)| !limits.policy.is_off());
-    let Some((limits, counter)) = metering.filter(|_| S::is_metered(route)) else {
-        return service.call(route, routed).await;
-    };
-    let client = match &routed.caller {
-        Some(caller) => ClientKey::subject(&caller.subject),
-        None => client_key(routed.request.headers(), &limits.trusted),
-    };
-    let decision = counter
-        .count_request(&client, &limits.policy, rate_limit::now_s())
-        .await?;
-    if !decision.allowed {
-        return Err(Problem::from(OverQuota { client, decision }));
+    let meter = routed.meter.clone();
+    if S::is_metered(route)
+        && let Some(decision) = meter.count().await?
+        && !decision.allowed
+    {
+        return Err(Problem::from(meter.over_quota(decision)));
     }
     let mut answer = service.call(route, routed).await;
-    if let Ok(response) = &mut answer {
+    if let (Ok(response), Some(decision)) = (&mut answer, meter.decision()) {
         annotate(response, &decision);
     }
     answer
@@ -255,7 +252,11 @@ fn is_health_path(path: &str, service: &str) -> bool {
     path.strip_prefix("/health/") == Some(service)
 }
 
-async fn health_report<S: HttpService, B>(service: &S, request: &Request<B>) -> Answer {
+async fn health_report<S: HttpService, B>(
+    edge: &Edge<S::Tokens>,
+    service: &S,
+    request: &Request<B>,
+) -> Answer {
     if request.method() != Method::GET {
         return Err(Problem::method_not_allowed(Method::GET.to_string()));
     }
@@ -264,7 +265,7 @@ async fn health_report<S: HttpService, B>(service: &S, request: &Request<B>) -> 
         (Access::Public, _) => true,
         (_, None) => false,
         (access, Some(authorization)) => {
-            caller_with(service, access, authorization.to_str().ok()).await?;
+            caller_with(edge, access, authorization.to_str().ok()).await?;
             true
         }
     };
@@ -446,6 +447,7 @@ mod tests {
             path: "/things/about",
             catalog_info: "kind: Component\n",
         };
+        type Tokens = super::super::setup::NoTokens;
         type Route = Named;
         const ROUTES: &'static [Route<Named>] = ROUTES;
 
@@ -460,7 +462,7 @@ mod tests {
 
     fn served(method: Method, uri: &str) -> HttpResponse {
         let request = crate::testing::request(method, uri, None);
-        futures::executor::block_on(serve(&Things, request))
+        futures::executor::block_on(serve(&crate::testing::edge::<Things>(), &Things, request))
     }
 
     #[test]
@@ -501,5 +503,98 @@ mod tests {
     fn an_empty_segment_is_captured_as_empty_and_left_to_the_parser() {
         let (_, params) = route(Method::GET, "/things/").unwrap();
         assert_eq!(params.get("id"), Some(""));
+    }
+
+    /// A service whose reads count themselves while they run (twice, to show a request is
+    /// counted once) and whose writes are metered before they run.
+    struct Counting;
+
+    impl HttpService for Counting {
+        const NAME: &'static str = "counting";
+        const ABOUT: About = About {
+            path: "/things/about",
+            catalog_info: "kind: Component\n",
+        };
+        type Tokens = super::super::setup::NoTokens;
+        type Route = Named;
+        const ROUTES: &'static [Route<Named>] = ROUTES;
+
+        async fn health_checks(&self) -> Vec<Check> {
+            Vec::new()
+        }
+
+        fn is_metered(route: Named) -> bool {
+            route == Named::Write
+        }
+
+        async fn call<B: RequestBody>(&self, route: Named, routed: Routed<B>) -> Answer {
+            use crate::rate_limit::Admission;
+            if route == Named::Read {
+                routed.meter.admit().await?;
+                routed.meter.admit().await?;
+            }
+            Ok(super::super::respond::empty(StatusCode::NO_CONTENT))
+        }
+    }
+
+    fn counting_edge(counter: super::super::setup::Counter) -> Edge<super::super::setup::NoTokens> {
+        let limits = crate::rate_limit::Limits {
+            policy: crate::rate_limit::RatePolicy {
+                quota: 2,
+                window_s: 60,
+            },
+            ..crate::rate_limit::Limits::OFF
+        };
+        Edge::new(super::super::setup::NoTokens).with_limits(limits, counter)
+    }
+
+    fn memory_edge() -> Edge<super::super::setup::NoTokens> {
+        counting_edge(super::super::setup::Counter::memory())
+    }
+
+    fn counted(
+        edge: &Edge<super::super::setup::NoTokens>,
+        method: Method,
+    ) -> (StatusCode, Option<String>) {
+        let request = crate::testing::request(method, "/things/m1", None);
+        let response = futures::executor::block_on(serve(edge, &Counting, request));
+        let left = response
+            .headers()
+            .get("ratelimit")
+            .map(|value| value.to_str().unwrap().to_owned());
+        (response.status(), left)
+    }
+
+    #[test]
+    fn a_route_that_admits_itself_is_counted_once_and_says_what_is_left() {
+        let edge = memory_edge();
+        let (status, left) = counted(&edge, Method::GET);
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(left.is_some_and(|l| l.contains(";r=1;")), "one of two used");
+    }
+
+    #[test]
+    fn over_the_quota_a_self_admitting_route_is_429() {
+        let edge = memory_edge();
+        counted(&edge, Method::GET);
+        counted(&edge, Method::GET);
+        assert_eq!(counted(&edge, Method::GET).0, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn a_metered_route_and_a_self_admitting_one_share_the_quota() {
+        let edge = memory_edge();
+        counted(&edge, Method::PUT);
+        counted(&edge, Method::GET);
+        assert_eq!(counted(&edge, Method::PUT).0, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn a_failing_counter_lets_a_self_admitting_route_through_but_fails_a_metered_one() {
+        let edge = counting_edge(super::super::setup::Counter::failing());
+        assert_eq!(
+            (counted(&edge, Method::GET).0, counted(&edge, Method::PUT).0),
+            (StatusCode::NO_CONTENT, StatusCode::SERVICE_UNAVAILABLE)
+        );
     }
 }
