@@ -2,110 +2,32 @@
 //! otherwise compose it from metadata and rating (asked concurrently, each within a deadline,
 //! retried within the request's budget, skipped while its breaker is open), and fall back when
 //! an upstream cannot answer.
+//!
+//! Composition is here; the view cache's policy is [`view_cache`], the guarded upstream calls
+//! (deadline, retries, breakers) are [`guarded`], and what the controller reaches outside
+//! itself is declared in [`ports`].
+
+mod guarded;
+pub mod ports;
+mod view_cache;
+
+pub use ports::{CacheStore, Fetched, GatewayError, MetadataGateway, Ports, RatingGateway};
 
 use crate::cache::CacheError;
-use crate::cache::entry::{self, CachedView, Validator};
+use crate::cache::CacheOutcome;
+use crate::cache::entry::CachedView;
 use crate::cache::memory::{MemoryCache, UpstreamHealth};
-use crate::cache::{CacheOutcome, Ttl};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
-use crate::model::{MovieDetails, MovieId, MovieMetadata, RatingSummary};
-use crate::reliability::breaker::{self, Breaker, Breakers};
-use crate::reliability::retry::{MIN_ATTEMPT, backoff, next_attempt};
+use crate::model::{MovieDetails, MovieId};
+use guarded::{Unanswered, millis, unavailable};
 use service_kit::rate_limit::{Admission, OverQuota};
 use service_kit::{Classify, ErrorClass};
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 /// How long an instance answers the gRPC health service from its last probe of the upstreams.
 pub const UPSTREAM_HEALTH_MEMO_MS: u64 = 1_000;
-
-/// Why an upstream call failed. The message is for the log; clients learn only which upstream.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum GatewayError {
-    #[error("request failed: {0}")]
-    Transport(String),
-    #[error("unexpected status {0}")]
-    Status(u16),
-    #[error("no answer within the deadline")]
-    TimedOut,
-    #[error("unreadable response: {0}")]
-    Malformed(String),
-}
-
-impl GatewayError {
-    /// The failure's kind, as the access line's `upstreams[].outcome` names it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            GatewayError::Transport(_) => "transport",
-            GatewayError::Status(_) => "status",
-            GatewayError::TimedOut => "timeout",
-            GatewayError::Malformed(_) => "malformed",
-        }
-    }
-
-    /// Worth another attempt of an idempotent GET: the request may not have reached the
-    /// upstream, or the upstream said it is momentarily unable. A timeout is not retried: the
-    /// upstream is slow, and asking it again adds load while using up the budget.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            GatewayError::Transport(_) => true,
-            GatewayError::Status(status) => matches!(status, 502..=504),
-            GatewayError::TimedOut | GatewayError::Malformed(_) => false,
-        }
-    }
-}
-
-/// What a (conditional) GET of an upstream resource gave.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fetched<T> {
-    /// The representation, with its ETag if the upstream sent one.
-    Found { value: T, tag: Option<Validator> },
-    /// The upstream has no such resource.
-    Absent,
-    /// 304: the validator we sent is still current.
-    NotModified,
-}
-
-/// The metadata service as this one needs it: one attempt, abandoned after `timeout`.
-// Components are single-threaded, so the futures need not be `Send`.
-#[allow(async_fn_in_trait)]
-pub trait MetadataGateway {
-    async fn metadata(
-        &self,
-        id: &MovieId,
-        known: Option<&Validator>,
-        timeout: Duration,
-    ) -> Result<Fetched<MovieMetadata>, GatewayError>;
-
-    /// Whether the metadata service reports itself healthy within `timeout`.
-    async fn healthy(&self, timeout: Duration) -> bool;
-}
-
-/// The rating service as this one needs it: one attempt, abandoned after `timeout`.
-/// `Absent` means nobody has rated the movie.
-#[allow(async_fn_in_trait)]
-pub trait RatingGateway {
-    async fn rating(
-        &self,
-        id: &MovieId,
-        known: Option<&Validator>,
-        timeout: Duration,
-    ) -> Result<Fetched<RatingSummary>, GatewayError>;
-
-    /// Whether the rating service reports itself healthy within `timeout`.
-    async fn healthy(&self, timeout: Duration) -> bool;
-}
-
-/// The movie service's own key-value store: cached views and breaker state.
-#[allow(async_fn_in_trait)]
-pub trait CacheStore {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), CacheError>;
-    async fn delete(&self, key: &str) -> Result<(), CacheError>;
-    async fn ping(&self) -> Result<(), CacheError>;
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MovieError {
@@ -175,46 +97,16 @@ pub struct Served {
     pub fresh_for: Duration,
 }
 
-/// Why an upstream gave no answer for this view.
-#[derive(Debug)]
-enum Unanswered {
-    /// Its breaker is open: not asked.
-    Skipped {
-        retry_after_s: u32,
-    },
-    Failed(GatewayError),
-}
-
-type Outcome<T> = Result<Fetched<T>, Unanswered>;
-
-pub struct MovieController<M, R, C, K> {
-    metadata: M,
-    rating: R,
-    cache: C,
-    clock: K,
+pub struct MovieController<P> {
+    ports: P,
     memory: MemoryCache,
     settings: Settings,
 }
 
-impl<M, R, C, K> MovieController<M, R, C, K>
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-    K: Clock,
-{
-    pub fn new(
-        (metadata, rating): (M, R),
-        cache: C,
-        clock: K,
-        memory: MemoryCache,
-        settings: Settings,
-    ) -> Self {
+impl<P: Ports> MovieController<P> {
+    pub fn new(ports: P, memory: MemoryCache, settings: Settings) -> Self {
         Self {
-            metadata,
-            rating,
-            cache,
-            clock,
+            ports,
             memory,
             settings,
         }
@@ -233,7 +125,7 @@ where
         freshness: Freshness,
         admission: &impl Admission,
     ) -> Result<Served, MovieError> {
-        let now = self.clock.now_ms();
+        let now = self.ports.clock().now_ms();
         let cached_allowed = freshness == Freshness::CachedAllowed;
         let mut stale = None;
         let mut in_store = None;
@@ -269,7 +161,7 @@ where
     }
 
     pub async fn health(&self) -> Result<(), CacheError> {
-        self.cache.ping().await
+        self.ports.cache().ping().await
     }
 
     /// Whether each upstream reports itself healthy (metadata, rating): for the gRPC health
@@ -282,7 +174,7 @@ where
         &self,
         admission: &impl Admission,
     ) -> Result<(bool, bool), MovieError> {
-        let now = self.clock.now_ms();
+        let now = self.ports.clock().now_ms();
         if let Some(known) = self.memory.upstream_health()
             && now.saturating_sub(known.probed_at_ms) < UPSTREAM_HEALTH_MEMO_MS
         {
@@ -290,8 +182,10 @@ where
         }
         admission.admit().await?;
         let timeout = self.settings.retry.attempt_timeout;
-        let (metadata, rating) =
-            futures::join!(self.metadata.healthy(timeout), self.rating.healthy(timeout));
+        let (metadata, rating) = futures::join!(
+            self.ports.metadata().healthy(timeout),
+            self.ports.rating().healthy(timeout)
+        );
         self.memory.remember_upstream_health(UpstreamHealth {
             metadata,
             rating,
@@ -314,11 +208,15 @@ where
         let known = stale.as_deref();
         let (metadata, rating) = futures::join!(
             self.ask(&breakers.metadata, now, deadline, |timeout| {
-                self.metadata
-                    .metadata(id, known.and_then(|v| v.metadata_tag.as_ref()), timeout)
+                self.ports.metadata().metadata(
+                    id,
+                    known.and_then(|v| v.metadata_tag.as_ref()),
+                    timeout,
+                )
             }),
             self.ask(&breakers.rating, now, deadline, |timeout| {
-                self.rating
+                self.ports
+                    .rating()
                     .rating(id, known.and_then(|v| v.rating_tag.as_ref()), timeout)
             }),
         );
@@ -344,7 +242,11 @@ where
                             .with("movie.id", id.as_str())
                             .cause(format!("metadata {unanswered:?}"))
                             .emit();
-                        Ok(self.served(entry, CacheOutcome::StaleServed, self.clock.now_ms()))
+                        Ok(self.served(
+                            entry,
+                            CacheOutcome::StaleServed,
+                            self.ports.clock().now_ms(),
+                        ))
                     }
                     None => Err(unavailable("metadata", unanswered)),
                 };
@@ -378,7 +280,7 @@ where
             rating_tag,
         });
         let stored = !rating_unavailable && self.keep(&view, in_store.as_deref()).await;
-        let mut served = self.served(view, outcome, self.clock.now_ms());
+        let mut served = self.served(view, outcome, self.ports.clock().now_ms());
         served.stored = stored;
         served.rating_unavailable = rating_unavailable;
         if rating_unavailable {
@@ -386,196 +288,6 @@ where
         }
         Ok(served)
     }
-
-    /// One upstream call: skipped while its breaker is open, else attempted until it
-    /// succeeds, fails for good, or no attempt fits before `deadline` (ms since the epoch).
-    async fn ask<T, F, Fut>(
-        &self,
-        breaker: &Breaker,
-        now: u64,
-        deadline: u64,
-        call: F,
-    ) -> Outcome<T>
-    where
-        F: Fn(Duration) -> Fut,
-        Fut: Future<Output = Result<Fetched<T>, GatewayError>>,
-    {
-        if !breaker.allows(now) {
-            return Err(Unanswered::Skipped {
-                retry_after_s: breaker.retry_after_s(now),
-            });
-        }
-        let policy = self.settings.retry;
-        let mut last = GatewayError::TimedOut;
-        for attempt in 0..policy.attempts {
-            let left = remaining(deadline, self.clock.now_ms());
-            let Some(timeout) = next_attempt(&policy, left) else {
-                break;
-            };
-            match call(timeout).await {
-                Ok(fetched) => return Ok(fetched),
-                Err(error) if error.is_retryable() && attempt + 1 < policy.attempts => {
-                    let wait = backoff(policy.backoff_base, attempt, self.clock.entropy());
-                    if wait.saturating_add(MIN_ATTEMPT) > remaining(deadline, self.clock.now_ms()) {
-                        return Err(Unanswered::Failed(error));
-                    }
-                    self.clock.sleep(wait).await;
-                    last = error;
-                }
-                Err(error) => return Err(Unanswered::Failed(error)),
-            }
-        }
-        Err(Unanswered::Failed(last))
-    }
-
-    fn served(&self, view: Rc<CachedView>, outcome: CacheOutcome, now: u64) -> Served {
-        let age = view.age(now);
-        let fresh_for = match outcome {
-            CacheOutcome::StaleServed => Duration::ZERO,
-            _ => self.settings.store.fresh.saturating_sub(age),
-        };
-        Served {
-            view,
-            outcome,
-            stored: false,
-            rating_unavailable: false,
-            age,
-            fresh_for,
-        }
-    }
-
-    /// The store's entry for `id`, if it has a readable one. A store that fails is a miss.
-    async fn stored_view(&self, id: &MovieId) -> Option<CachedView> {
-        match self.cache.get(&entry::key(id)).await {
-            Ok(bytes) => bytes.and_then(|bytes| CachedView::decode(id, &bytes)),
-            Err(error) => {
-                service_kit::telemetry::warn("cache.read_failed")
-                    .with("movie.id", id.as_str())
-                    .cause(&error)
-                    .emit();
-                None
-            }
-        }
-    }
-
-    fn remember(&self, view: Rc<CachedView>) {
-        let now = self.clock.now_ms();
-        let ttl: Ttl = self.settings.memory;
-        self.memory.put(view, |entry| ttl.is_usable(entry.age(now)));
-    }
-
-    /// Keeps a composed view in both levels; whether it was written to the store. A store
-    /// write is skipped when the store already holds the same view written less than half its
-    /// fresh TTL ago: Spin's `spin` key-value backend syncs every write to disk under one lock
-    /// for the whole app, so clients that always send `no-cache` must not cost a write each.
-    async fn keep(&self, view: &Rc<CachedView>, in_store: Option<&CachedView>) -> bool {
-        self.remember(Rc::clone(view));
-        let young =
-            |stored: &CachedView| stored.age(view.composed_at_ms) < self.settings.store.fresh / 2;
-        if in_store.is_some_and(|stored| stored.same_view(view) && young(stored)) {
-            return false;
-        }
-        let key = entry::key(&view.details.id);
-        match self.cache.set(&key, &view.encode()).await {
-            Ok(()) => true,
-            Err(error) => {
-                service_kit::telemetry::warn("cache.write_failed")
-                    .with("movie.id", view.details.id.as_str())
-                    .cause(&error)
-                    .emit();
-                false
-            }
-        }
-    }
-
-    /// Drops a movie that no longer exists from both levels.
-    async fn forget(&self, id: &MovieId) {
-        self.memory.remove(id);
-        if let Err(error) = self.cache.delete(&entry::key(id)).await {
-            service_kit::telemetry::warn("cache.delete_failed")
-                .with("movie.id", id.as_str())
-                .cause(&error)
-                .emit();
-        }
-    }
-
-    /// The shared breaker state; a failing store means closed breakers.
-    async fn breakers(&self) -> Breakers {
-        match self.cache.get(breaker::KEY).await {
-            Ok(bytes) => bytes.as_deref().map(Breakers::decode).unwrap_or_default(),
-            Err(error) => {
-                service_kit::telemetry::warn("breakers.read_failed")
-                    .cause(&error)
-                    .emit();
-                Breakers::default()
-            }
-        }
-    }
-
-    /// Writes the breakers back if this view's calls changed them.
-    async fn record<A, B>(&self, before: Breakers, metadata: &Outcome<A>, rating: &Outcome<B>) {
-        let now = self.clock.now_ms();
-        let policy = self.settings.breaker;
-        let after = |breaker: Breaker, called: Option<bool>| match called {
-            Some(true) => breaker.succeeded(),
-            Some(false) => breaker.failed(&policy, now),
-            None => breaker,
-        };
-        let updated = Breakers {
-            metadata: after(before.metadata, succeeded(metadata)),
-            rating: after(before.rating, succeeded(rating)),
-        };
-        if updated != before
-            && let Err(error) = self.cache.set(breaker::KEY, &updated.encode()).await
-        {
-            service_kit::telemetry::warn("breakers.write_failed")
-                .cause(&error)
-                .emit();
-        }
-    }
-}
-
-/// Whether a call succeeded; `None` if it was skipped.
-fn succeeded<T>(outcome: &Outcome<T>) -> Option<bool> {
-    match outcome {
-        Ok(_) => Some(true),
-        Err(Unanswered::Failed(_)) => Some(false),
-        Err(Unanswered::Skipped { .. }) => None,
-    }
-}
-
-/// The error for an upstream without which no view can be served.
-fn unavailable(service: &'static str, unanswered: Unanswered) -> MovieError {
-    match unanswered {
-        Unanswered::Skipped { retry_after_s } => MovieError::Unavailable {
-            service,
-            cause: "its circuit breaker is open".into(),
-            retry_after_s,
-        },
-        Unanswered::Failed(GatewayError::TimedOut) => MovieError::TimedOut { service },
-        Unanswered::Failed(source @ GatewayError::Malformed(_)) => {
-            MovieError::Upstream { service, source }
-        }
-        Unanswered::Failed(GatewayError::Status(status)) if !(500..=599).contains(&status) => {
-            MovieError::Upstream {
-                service,
-                source: GatewayError::Status(status),
-            }
-        }
-        Unanswered::Failed(cause) => MovieError::Unavailable {
-            service,
-            cause: cause.to_string(),
-            retry_after_s: 1,
-        },
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn remaining(deadline: u64, now: u64) -> Duration {
-    Duration::from_millis(deadline.saturating_sub(now))
 }
 
 #[cfg(test)]

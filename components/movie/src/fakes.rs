@@ -8,7 +8,7 @@ use crate::cache::memory::MemoryCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::controller::{
-    CacheStore, Fetched, GatewayError, MetadataGateway, MovieController, RatingGateway,
+    CacheStore, Fetched, GatewayError, MetadataGateway, MovieController, Ports, RatingGateway,
 };
 use crate::model::{MovieId, MovieMetadata, RatingSummary};
 use crate::reliability::breaker::BreakerPolicy;
@@ -93,7 +93,7 @@ impl Fakes {
             .set(self.now_ms.get() + duration.as_millis() as u64);
     }
 
-    pub fn controller(&self) -> MovieController<&Self, &Self, &Self, &Self> {
+    pub fn controller(&self) -> MovieController<&Self> {
         self.controller_with(MemoryCache::default(), SETTINGS)
     }
 
@@ -101,8 +101,8 @@ impl Fakes {
         &self,
         memory: MemoryCache,
         settings: Settings,
-    ) -> MovieController<&Self, &Self, &Self, &Self> {
-        MovieController::new((self, self), self, self, memory, settings)
+    ) -> MovieController<&Self> {
+        MovieController::new(self, memory, settings)
     }
 
     async fn call<T: std::fmt::Debug>(
@@ -252,5 +252,29 @@ pub fn metadata(id: &str) -> MovieMetadata {
         title: "The Godfather".into(),
         description: "Family business".into(),
         director: "Coppola".into(),
+    }
+}
+
+/// One set of fakes plays every port.
+impl<'a> Ports for &'a Fakes {
+    type Metadata = &'a Fakes;
+    type Rating = &'a Fakes;
+    type Cache = &'a Fakes;
+    type Clock = &'a Fakes;
+
+    fn metadata(&self) -> &Self::Metadata {
+        self
+    }
+
+    fn rating(&self) -> &Self::Rating {
+        self
+    }
+
+    fn cache(&self) -> &Self::Cache {
+        self
+    }
+
+    fn clock(&self) -> &Self::Clock {
+        self
     }
 }

@@ -7,8 +7,7 @@
 //! them the way an operator would, through their `/health/{service}` reports, so every
 //! answer comes from the same checks as the REST health routes.
 
-use crate::clock::Clock;
-use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway, Served};
+use crate::controller::{MovieController, Ports, Served};
 use crate::model::MovieId;
 use crate::view_headers::{caching_headers, freshness};
 use movie_proto::{self as proto, services};
@@ -22,13 +21,7 @@ use service_kit::grpc::{read_message, reply};
 const RATING_EXTENSIONS: &str = "moviesystem.v1.RatingExtensions";
 
 /// The gRPC methods, on the same controller as the REST routes.
-impl<M, R, C, K> MovieController<M, R, C, K>
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-    K: Clock,
-{
+impl<P: Ports> MovieController<P> {
     /// `GetMovieDetails`: the view's mean rating (0 while unrated or while the rating service is
     /// unavailable; the `movie-degraded` header says which) and its metadata.
     pub async fn get_movie_details<B: RequestBody>(&self, routed: Routed<B>) -> Answer {
@@ -177,7 +170,7 @@ mod tests {
         );
     }
 
-    type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+    type Controller<'a> = MovieController<&'a Fakes>;
 
     fn check_system(controller: &Controller<'_>) -> Result<i32, GrpcFailure> {
         check_system_through(&service_kit::testing::edge::<Controller<'_>>(), controller)

@@ -2,8 +2,7 @@
 //! 405 and error statuses are the kit's ([`service_kit::edge`]); the caching headers of a view
 //! are set here.
 
-use crate::clock::Clock;
-use crate::controller::{CacheStore, MetadataGateway, MovieController, RatingGateway};
+use crate::controller::{MovieController, Ports};
 use crate::grpc;
 use crate::model::MovieId;
 use crate::representation::{BookDetailsView, DetailsView};
@@ -32,13 +31,7 @@ pub enum MovieRoute {
     HealthWatch,
 }
 
-impl<M, R, C, K> HttpService for MovieController<M, R, C, K>
-where
-    M: MetadataGateway,
-    R: RatingGateway,
-    C: CacheStore,
-    K: Clock,
-{
+impl<P: Ports> HttpService for MovieController<P> {
     const NAME: &'static str = "movie";
     type Tokens = service_kit::edge::NoTokens;
     const ABOUT: About = About {

@@ -30,7 +30,7 @@ mod entry {
     use crate::cache::store::KeyValueCache;
     use crate::clock::WasiClock;
     use crate::config::Config;
-    use crate::controller::MovieController;
+    use crate::controller::{MovieController, Ports};
     use crate::gateway::metadata::HttpMetadataGateway;
     use crate::gateway::outbound::Outbound;
     use crate::gateway::rating::HttpRatingGateway;
@@ -38,6 +38,36 @@ mod entry {
     use service_kit::edge::{self, CountsIn, HttpResponse};
     use service_kit::telemetry::RequestId;
     use spin_sdk::http::Request;
+
+    /// What the controller reaches in Spin: the upstreams over outbound HTTP, the `cache`
+    /// key-value store and the WASI clocks.
+    struct SpinPorts {
+        metadata: HttpMetadataGateway,
+        rating: HttpRatingGateway,
+    }
+
+    impl Ports for SpinPorts {
+        type Metadata = HttpMetadataGateway;
+        type Rating = HttpRatingGateway;
+        type Cache = KeyValueCache;
+        type Clock = WasiClock;
+
+        fn metadata(&self) -> &HttpMetadataGateway {
+            &self.metadata
+        }
+
+        fn rating(&self) -> &HttpRatingGateway {
+            &self.rating
+        }
+
+        fn cache(&self) -> &KeyValueCache {
+            &KeyValueCache
+        }
+
+        fn clock(&self) -> &WasiClock {
+            &WasiClock
+        }
+    }
 
     thread_local! {
         /// The instance's memory level of the view cache.
@@ -54,24 +84,20 @@ mod entry {
             // The id is settled first, so that the upstreams and the access line share it.
             let outbound = Outbound::new(RequestId::assign(request.headers_mut()));
             let config = Config::for_instance().await?;
-            let controller = MovieController::new(
-                (
-                    HttpMetadataGateway::new(
-                        config.upstreams.metadata,
-                        config.upstreams.protocol,
-                        outbound.clone(),
-                    ),
-                    HttpRatingGateway::new(
-                        config.upstreams.rating,
-                        config.upstreams.protocol,
-                        outbound.clone(),
-                    ),
+            let ports = SpinPorts {
+                metadata: HttpMetadataGateway::new(
+                    config.upstreams.metadata,
+                    config.upstreams.protocol,
+                    outbound.clone(),
                 ),
-                KeyValueCache,
-                WasiClock,
-                MEMORY.with(MemoryCache::clone),
-                config.settings,
-            );
+                rating: HttpRatingGateway::new(
+                    config.upstreams.rating,
+                    config.upstreams.protocol,
+                    outbound.clone(),
+                ),
+            };
+            let controller =
+                MovieController::new(ports, MEMORY.with(MemoryCache::clone), config.settings);
             Ok((controller, outbound))
         })
         .await

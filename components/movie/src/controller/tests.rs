@@ -1,5 +1,7 @@
 use super::*;
 use crate::fakes::{Fakes, SETTINGS, metadata};
+use crate::model::RatingSummary;
+use crate::reliability::breaker::{self, Breaker, Breakers};
 use crate::reliability::retry::RetryPolicy;
 use futures::executor::block_on;
 use service_kit::rate_limit::{Admission, ClientKey, OverQuota, RatePolicy, Unmetered};
@@ -9,7 +11,7 @@ fn id(raw: &str) -> MovieId {
     MovieId::parse(raw).unwrap()
 }
 
-type Controller<'a> = MovieController<&'a Fakes, &'a Fakes, &'a Fakes, &'a Fakes>;
+type Controller<'a> = MovieController<&'a Fakes>;
 
 fn view(controller: &Controller<'_>) -> Result<Served, MovieError> {
     block_on(controller.view(&id("m1"), Freshness::CachedAllowed, &Unmetered))

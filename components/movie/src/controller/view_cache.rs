@@ -1,0 +1,86 @@
+//! The view cache's policy for the controller: a view served from either level with its age
+//! and freshness, the store's entry read (a failing store is a miss), a composed view kept in
+//! both levels (without rewriting an unchanged one), a vanished movie forgotten.
+
+use super::ports::{CacheStore, Ports};
+use super::{MovieController, Served};
+use crate::cache::CacheOutcome;
+use crate::cache::Ttl;
+use crate::cache::entry::{self, CachedView};
+use crate::clock::Clock;
+use crate::model::MovieId;
+use std::rc::Rc;
+use std::time::Duration;
+
+impl<P: Ports> MovieController<P> {
+    pub(super) fn served(&self, view: Rc<CachedView>, outcome: CacheOutcome, now: u64) -> Served {
+        let age = view.age(now);
+        let fresh_for = match outcome {
+            CacheOutcome::StaleServed => Duration::ZERO,
+            _ => self.settings.store.fresh.saturating_sub(age),
+        };
+        Served {
+            view,
+            outcome,
+            stored: false,
+            rating_unavailable: false,
+            age,
+            fresh_for,
+        }
+    }
+
+    /// The store's entry for `id`, if it has a readable one. A store that fails is a miss.
+    pub(super) async fn stored_view(&self, id: &MovieId) -> Option<CachedView> {
+        match self.ports.cache().get(&entry::key(id)).await {
+            Ok(bytes) => bytes.and_then(|bytes| CachedView::decode(id, &bytes)),
+            Err(error) => {
+                service_kit::telemetry::warn("cache.read_failed")
+                    .with("movie.id", id.as_str())
+                    .cause(&error)
+                    .emit();
+                None
+            }
+        }
+    }
+
+    pub(super) fn remember(&self, view: Rc<CachedView>) {
+        let now = self.ports.clock().now_ms();
+        let ttl: Ttl = self.settings.memory;
+        self.memory.put(view, |entry| ttl.is_usable(entry.age(now)));
+    }
+
+    /// Keeps a composed view in both levels; whether it was written to the store. A store
+    /// write is skipped when the store already holds the same view written less than half its
+    /// fresh TTL ago: Spin's `spin` key-value backend syncs every write to disk under one lock
+    /// for the whole app, so clients that always send `no-cache` must not cost a write each.
+    pub(super) async fn keep(&self, view: &Rc<CachedView>, in_store: Option<&CachedView>) -> bool {
+        self.remember(Rc::clone(view));
+        let young =
+            |stored: &CachedView| stored.age(view.composed_at_ms) < self.settings.store.fresh / 2;
+        if in_store.is_some_and(|stored| stored.same_view(view) && young(stored)) {
+            return false;
+        }
+        let key = entry::key(&view.details.id);
+        match self.ports.cache().set(&key, &view.encode()).await {
+            Ok(()) => true,
+            Err(error) => {
+                service_kit::telemetry::warn("cache.write_failed")
+                    .with("movie.id", view.details.id.as_str())
+                    .cause(&error)
+                    .emit();
+                false
+            }
+        }
+    }
+
+    /// Drops a movie that no longer exists from both levels.
+    pub(super) async fn forget(&self, id: &MovieId) {
+        self.memory.remove(id);
+        if let Err(error) = self.ports.cache().delete(&entry::key(id)).await {
+            service_kit::telemetry::warn("cache.delete_failed")
+                .with("movie.id", id.as_str())
+                .cause(&error)
+                .emit();
+        }
+    }
+}
