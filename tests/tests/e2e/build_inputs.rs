@@ -38,7 +38,10 @@ fn build_inputs(krate: &str) -> BTreeSet<String> {
     for dir in &crates {
         if root.join(dir).join("build.rs").is_file() {
             files.insert(format!("{dir}/build.rs"));
-            files.extend(build_script_inputs(&root, dir).map(|input| format!("{dir}/{input}")));
+            files.extend(
+                build_script_inputs(&root, dir)
+                    .map(|input| normalized(Path::new(&format!("{dir}/{input}")))),
+            );
         }
     }
     files
