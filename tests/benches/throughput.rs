@@ -10,6 +10,11 @@
 //! levels: a hot movie (memory hits), the same with the memory level off (store hits), every
 //! view composed (`Cache-Control: no-cache`), and one in ten composed; every view composed
 //! with gRPC upstreams, and a gRPC read beside its REST route.
+//!
+//! Every row is also stated as a ratio to two yardsticks measured in the same run: the
+//! trivial route (`GET /health/api-reference`: the kit's edge and a small body, no host call),
+//! what any request costs before it does anything, and a metadata read (one SQLite
+//! statement). A row the filter leaves without its yardstick shows `-`.
 
 #[path = "common/load.rs"]
 mod load;
@@ -162,9 +167,18 @@ impl Seeded {
     }
 }
 
+/// The yardsticks every row is compared with, by label.
+const TRIVIAL: &str = "trivial route: GET /health/api-reference";
+const METADATA_READ: &str = "GET /metadata/{id}";
+
 const SCENARIOS: &[(&str, Target, Scenario)] = &[
     (
-        "GET /metadata/{id}",
+        TRIVIAL,
+        Target::Defaults,
+        Scenario::Read("/health/api-reference"),
+    ),
+    (
+        METADATA_READ,
         Target::Defaults,
         Scenario::Read("/metadata/m{i}"),
     ),
@@ -245,9 +259,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("{connections} connections, {seconds} s per scenario, {MOVIES} movies");
     println!(
-        "{:<46} {:>9} {:>9} {:>9} {:>9}",
-        "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms"
+        "{:<46} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "scenario", "req/s", "x trivial", "x md read", "p50 ms", "p90 ms", "p99 ms"
     );
+    let mut yardsticks = Yardsticks::default();
     for (label, target, scenario) in SCENARIOS.iter().filter(|(l, _, _)| l.contains(&only)) {
         let app = match target {
             Target::Defaults => &defaults,
@@ -255,7 +270,16 @@ async fn main() -> anyhow::Result<()> {
             Target::Metered => &metered,
             Target::GrpcUpstreams => &grpc,
         };
-        report(label, &app.server.url(), *scenario, connections, seconds).await?;
+        let per_second = report(
+            label,
+            &app.server.url(),
+            *scenario,
+            connections,
+            seconds,
+            &yardsticks,
+        )
+        .await?;
+        yardsticks.note(label, per_second);
     }
     // The hot-row question: what the trigger-maintained aggregate costs a write. Last, since it
     // drops the triggers from the benchmark's own database file.
@@ -269,30 +293,65 @@ async fn main() -> anyhow::Result<()> {
             scenario,
             connections,
             seconds,
+            &yardsticks,
         )
         .await?;
     }
     Ok(())
 }
 
+/// The rates of the yardstick rows, once they have run.
+#[derive(Default)]
+struct Yardsticks {
+    trivial: Option<f64>,
+    metadata_read: Option<f64>,
+}
+
+impl Yardsticks {
+    fn note(&mut self, label: &str, per_second: f64) {
+        match label {
+            TRIVIAL => self.trivial = Some(per_second),
+            METADATA_READ => self.metadata_read = Some(per_second),
+            _ => {}
+        }
+    }
+}
+
+/// `rate` as a ratio of `yardstick`, or `-` without one.
+fn ratio(rate: f64, yardstick: Option<f64>) -> String {
+    yardstick.map_or_else(|| "-".to_owned(), |base| format!("{:.2}", rate / base))
+}
+
+/// Runs one scenario and prints its row; its rate.
 async fn report(
     label: &str,
     base: &str,
     scenario: Scenario,
     connections: usize,
     seconds: u64,
-) -> anyhow::Result<()> {
+    yardsticks: &Yardsticks,
+) -> anyhow::Result<f64> {
     let run = load::run(
         connections,
         Duration::from_secs(seconds),
         |client, worker, n| scenario.request(client, base, (worker, connections), n),
     )
     .await?;
+    let (trivial, read) = match label {
+        TRIVIAL => (Some(run.per_second), yardsticks.metadata_read),
+        METADATA_READ => (yardsticks.trivial, Some(run.per_second)),
+        _ => (yardsticks.trivial, yardsticks.metadata_read),
+    };
     println!(
-        "{label:<40} {:>9.0} {:>9.2} {:>9.2} {:>9.2}",
-        run.per_second, run.p50, run.p90, run.p99
+        "{label:<46} {:>9.0} {:>9} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+        run.per_second,
+        ratio(run.per_second, trivial),
+        ratio(run.per_second, read),
+        run.p50,
+        run.p90,
+        run.p99
     );
-    Ok(())
+    Ok(run.per_second)
 }
 
 /// Drops the triggers that keep `rating_totals`, so a rating write is the upsert alone.
