@@ -439,6 +439,9 @@ mod tests {
         }
     }
 
+    /// A service whose reads count themselves while they run (twice, to show a request is
+    /// counted once) and whose writes are metered before they run; without limits, neither is
+    /// counted.
     struct Things;
 
     impl HttpService for Things {
@@ -455,7 +458,16 @@ mod tests {
             vec![Check::new("store", Ok::<_, String>(()))]
         }
 
-        async fn call<B: RequestBody>(&self, _: Named, _: Routed<B>) -> Answer {
+        fn is_metered(route: Named) -> bool {
+            route == Named::Write
+        }
+
+        async fn call<B: RequestBody>(&self, route: Named, routed: Routed<B>) -> Answer {
+            use crate::rate_limit::Admission;
+            if route == Named::Read {
+                routed.meter.admit().await?;
+                routed.meter.admit().await?;
+            }
             Ok(super::super::respond::empty(StatusCode::NO_CONTENT))
         }
     }
@@ -505,38 +517,6 @@ mod tests {
         assert_eq!(params.get("id"), Some(""));
     }
 
-    /// A service whose reads count themselves while they run (twice, to show a request is
-    /// counted once) and whose writes are metered before they run.
-    struct Counting;
-
-    impl HttpService for Counting {
-        const NAME: &'static str = "counting";
-        const ABOUT: About = About {
-            path: "/things/about",
-            catalog_info: "kind: Component\n",
-        };
-        type Tokens = super::super::setup::NoTokens;
-        type Route = Named;
-        const ROUTES: &'static [Route<Named>] = ROUTES;
-
-        async fn health_checks(&self) -> Vec<Check> {
-            Vec::new()
-        }
-
-        fn is_metered(route: Named) -> bool {
-            route == Named::Write
-        }
-
-        async fn call<B: RequestBody>(&self, route: Named, routed: Routed<B>) -> Answer {
-            use crate::rate_limit::Admission;
-            if route == Named::Read {
-                routed.meter.admit().await?;
-                routed.meter.admit().await?;
-            }
-            Ok(super::super::respond::empty(StatusCode::NO_CONTENT))
-        }
-    }
-
     fn counting_edge(counter: super::super::setup::Counter) -> Edge<super::super::setup::NoTokens> {
         let limits = crate::rate_limit::Limits {
             policy: crate::rate_limit::RatePolicy {
@@ -557,7 +537,7 @@ mod tests {
         method: Method,
     ) -> (StatusCode, Option<String>) {
         let request = crate::testing::request(method, "/things/m1", None);
-        let response = futures::executor::block_on(serve(edge, &Counting, request));
+        let response = futures::executor::block_on(serve(edge, &Things, request));
         let left = response
             .headers()
             .get("ratelimit")
