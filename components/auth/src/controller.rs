@@ -27,8 +27,22 @@ pub struct TokenSettings {
 
 impl TokenSettings {
     /// From `jwt_issuer`, `jwt_audience` (shared with the services that verify) and
-    /// `auth_token_lifetime_s`.
+    /// `auth_token_lifetime_s`, read once per instance: variables do not change while an app
+    /// runs, and each read is a host call.
     pub async fn for_instance() -> Result<Self, ConfigError> {
+        thread_local! {
+            static SETTINGS: std::cell::RefCell<Option<TokenSettings>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        if let Some(settings) = SETTINGS.with(|cell| cell.borrow().clone()) {
+            return Ok(settings);
+        }
+        let settings = Self::read().await?;
+        SETTINGS.with(|cell| cell.replace(Some(settings.clone())));
+        Ok(settings)
+    }
+
+    async fn read() -> Result<Self, ConfigError> {
         let lifetime = variable("auth_token_lifetime_s").await?;
         let seconds: u32 = lifetime
             .trim()

@@ -168,14 +168,30 @@ impl KeySettings {
         })
     }
 
+    /// From this instance's variables, read once per instance (they do not change while an
+    /// app runs, and each read is a host call); parsed per request, since a `Signer` is not
+    /// shared.
     #[cfg(target_arch = "wasm32")]
     async fn for_instance() -> Result<Self, ConfigError> {
         use service_kit::instance::variable;
-        Self::parse(
-            &variable("auth_signing_key").await?,
-            &variable("auth_development_key").await?,
-            &variable("auth_previous_public_keys").await?,
-        )
+        thread_local! {
+            static RAW: std::cell::RefCell<Option<std::rc::Rc<[String; 3]>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let raw = match RAW.with(|cell| cell.borrow().clone()) {
+            Some(raw) => raw,
+            None => {
+                let raw = std::rc::Rc::new([
+                    variable("auth_signing_key").await?,
+                    variable("auth_development_key").await?,
+                    variable("auth_previous_public_keys").await?,
+                ]);
+                RAW.with(|cell| cell.replace(Some(std::rc::Rc::clone(&raw))));
+                raw
+            }
+        };
+        let [signing_key, development_key, previous] = &*raw;
+        Self::parse(signing_key, development_key, previous)
     }
 
     /// The keyring these settings give. The development key is asked of `repository` only
