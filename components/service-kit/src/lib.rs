@@ -8,7 +8,8 @@
 //! connection of a request's own), [`snapshot`] (a table read page by page from one view) and [`lock_waits`] (how
 //! a write waits for another connection's lock), [`rate_limit`] (per-client quotas counted in
 //! the service's database), [`auth`] (bearer tokens: issuance and verification) and
-//! [`deadline`] (a timer of the guest's own around outbound calls). HTTP lives in [`edge`], and
+//! [`deadline`] (a timer of the guest's own around outbound calls), [`host_turn`] (the host's turn after a host
+//! call that blocks its thread). HTTP lives in [`edge`], and
 //! gRPC's framing and statuses on top of it in [`grpc`]; what a component
 //! tells its operator (request ids, structured log lines) in [`telemetry`].
 
@@ -19,6 +20,7 @@ pub mod error_class;
 pub mod field;
 pub mod group_commit;
 pub mod grpc;
+pub mod host_turn;
 pub mod identifier;
 pub mod instance;
 pub mod json;

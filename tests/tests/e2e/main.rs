@@ -23,6 +23,7 @@ mod grpc;
 mod host;
 mod hostile_input;
 mod isolation;
+mod keep_alive;
 mod least_privilege;
 mod operations;
 mod ownership;
