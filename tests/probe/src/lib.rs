@@ -49,6 +49,59 @@ mod entry {
         response
     }
 
+    /// `count` host calls of one `kind`, one after another, for the cost model of
+    /// `tests/benches/host_calls.py`: a store read, a SQLite statement, a service-chained GET
+    /// (of the `exact` component), a wall-clock read, a log line, a variable read, or a yield
+    /// to the host (not a host call: what `service_kit::host_turn` spends).
+    async fn host_calls(kind: &str, count: u32) -> anyhow::Result<()> {
+        match kind {
+            "none" => {}
+            "kv" => {
+                let store = spin_sdk::key_value::Store::open("cache").await?;
+                store.set("cost", b"v").await?;
+                for _ in 0..count {
+                    store.get("cost").await?;
+                }
+            }
+            "sqlite" => {
+                let db = spin_sdk::sqlite::Connection::open("data").await?;
+                for _ in 0..count {
+                    db.execute("SELECT 1", []).await?.collect().await?;
+                }
+            }
+            "chain" => {
+                for _ in 0..count {
+                    let request = http::Request::get("http://exact.spin.internal/probe/exact")
+                        .body(EmptyBody::new())?;
+                    let response = spin_sdk::http::send(request).await?;
+                    response.into_body().collect().await?;
+                }
+            }
+            "clock" => {
+                for _ in 0..count {
+                    std::hint::black_box(spin_sdk::wasip3::clocks::system_clock::now());
+                }
+            }
+            "log" => {
+                for i in 0..count {
+                    eprintln!("{{\"level\":\"info\",\"event\":\"cost.line\",\"n\":{i}}}");
+                }
+            }
+            "variable" => {
+                for _ in 0..count {
+                    spin_sdk::variables::get("greeting").await?;
+                }
+            }
+            "yield" => {
+                for _ in 0..count {
+                    spin_sdk::wit_bindgen::yield_async().await;
+                }
+            }
+            other => anyhow::bail!("no host call of kind {other}"),
+        }
+        Ok(())
+    }
+
     #[spin_sdk::http_service]
     async fn serve(request: Request) -> Reply {
         let served = SERVED.with(|s| {
@@ -151,6 +204,13 @@ mod entry {
                 reply(format!("slept {ms} ms"))
             }
             ["count"] => reply(served.to_string()),
+            ["cost", kind, count] => {
+                let count: u32 = count.parse().unwrap_or(0);
+                reply(match host_calls(kind, count).await {
+                    Ok(()) => format!("{count} {kind}"),
+                    Err(error) => format!("{error:?}"),
+                })
+            }
             _ => {
                 let mut fields = serde_json::Map::new();
                 fields.insert("uri".into(), request.uri().to_string().into());
