@@ -2,10 +2,11 @@
 //! movie system in the test host with wasmtime's guest profiler on one component, sends it a
 //! load, writes the profile for the Firefox Profiler and prints the busiest functions.
 //!
-//! `cargo bench -p spin-test-host --bench profile [-- COMPONENT REQUESTS]`: the component to
-//! profile (movie; built first in the `profiling` profile: release code with its function
-//! names) and how many views to send (4000; half composed with `no-cache`, half
-//! from the cache, 16 at a time). The profile goes to `target/profiles/<component>.json`:
+//! `cargo bench -p spin-test-host --bench profile [-- COMPONENT REQUESTS COMPOSED]`: the
+//! component to profile (movie; built first in the `profiling` profile: release code with its
+//! function names), how many views to send (4000, 16 at a time) and the percentage of them
+//! composed with `no-cache` (50; 0 profiles the hits alone, 100 the misses alone), and how
+//! many movies they are spread over (100; 1 makes the hits memory hits). The profile goes to `target/profiles/<component>.json`:
 //! open it at https://profiler.firefox.com (Load a profile from file) for the call tree and
 //! flame graph.
 
@@ -60,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let component = args.first().cloned().unwrap_or_else(|| "movie".into());
     let requests: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(4000);
+    let composed: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(50);
+    let movies: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(MOVIES);
 
     let profiled = build_with_names(&component)?;
     let root = tempfile::tempdir()?;
@@ -93,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     for chunk in (0..requests).collect::<Vec<_>>().chunks(CONCURRENCY) {
         let views = chunk.iter().map(|&n| {
-            let mut request = http::Request::get(format!("/movies/m{}", n % MOVIES));
-            if n % 2 == 0 {
+            let mut request = http::Request::get(format!("/movies/m{}", n % movies));
+            if n % 100 < composed {
                 request = request.header("cache-control", "no-cache");
             }
             app.send(request.body(bytes::Bytes::new()).expect("request"))

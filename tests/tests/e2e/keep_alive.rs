@@ -51,13 +51,13 @@ async fn read_response(connection: &mut TcpStream) -> (usize, String) {
     }
 }
 
-/// Sends `GET path` `REQUESTS` times on one keep-alive connection; returns how many responses
+/// Sends `GET path` `requests` times on one keep-alive connection; returns how many responses
 /// arrived in more than one read.
-async fn splits(url: &str, path: &str) -> usize {
+async fn splits(url: &str, path: &str, requests: usize) -> usize {
     let address = url.trim_start_matches("http://");
     let mut connection = TcpStream::connect(address).await.expect("connecting");
     let mut split = 0;
-    for _ in 0..REQUESTS {
+    for _ in 0..requests {
         let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
         connection
             .write_all(request.as_bytes())
@@ -77,9 +77,28 @@ async fn splits(url: &str, path: &str) -> usize {
 async fn a_response_after_a_store_read_leaves_in_one_write() {
     let system = common::movie_system();
     let server = system.app.serve().await.expect("serving the app");
-    let split = splits(&server.url(), "/health/movie").await;
+    let split = splits(&server.url(), "/health/movie", REQUESTS).await;
     assert!(
         split <= TOLERATED_SPLITS,
         "{split} of {REQUESTS} health responses (one store read each) arrived in pieces"
+    );
+}
+
+/// Clients at once, each on its own keep-alive connection: as many as an instance serves
+/// together under Spin.
+const CLIENTS: usize = 16;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_read_does_not_split_another_requests_response() {
+    let system = common::movie_system();
+    let server = system.app.serve().await.expect("serving the app");
+    let url = server.url();
+    let per_client = REQUESTS / 4;
+    let clients = (0..CLIENTS).map(|_| splits(&url, "/health/movie", per_client));
+    let split: usize = futures::future::join_all(clients).await.into_iter().sum();
+    assert!(
+        split <= TOLERATED_SPLITS,
+        "{split} of {} health responses of {CLIENTS} clients at once arrived in pieces",
+        CLIENTS * per_client
     );
 }

@@ -24,6 +24,8 @@ pub struct Body {
     data: Option<Bytes>,
     trailers: Option<HeaderMap>,
     chunks: Option<Chunks>,
+    /// Set once the body is handed to the host, until the host has taken it.
+    _unsent: Option<crate::host_turn::Unsent>,
 }
 
 impl Body {
@@ -51,6 +53,14 @@ impl Body {
             trailers: Some(trailers),
             ..self
         }
+    }
+
+    /// The body as handed to the host: a sized body counts as unsent until it is dropped
+    /// ([`crate::host_turn::before_blocking_call`]); a streamed one is not counted, as its
+    /// chunks go out as they come anyway.
+    pub fn handed_over(self) -> Self {
+        let _unsent = (!self.is_streamed()).then(crate::host_turn::Unsent::new);
+        Self { _unsent, ..self }
     }
 
     /// How many bytes of data the body holds (trailers are not counted, as HTTP does not);
@@ -147,6 +157,22 @@ mod tests {
         assert!(!body.is_end_stream(), "the trailers are still to come");
         let (data, trailers) = collected(body).unwrap();
         assert_eq!((data.len(), trailers.is_some()), (0, true));
+    }
+
+    #[test]
+    fn a_sized_body_handed_over_is_unsent_until_it_is_dropped() {
+        use crate::host_turn::unsent_responses;
+        let body = Body::new("four").handed_over();
+        assert_eq!(unsent_responses(), 1, "a sized body handed over");
+        drop(body);
+        assert_eq!(unsent_responses(), 0, "once the host has taken it");
+    }
+
+    #[test]
+    fn a_streamed_body_handed_over_is_not_counted() {
+        let body = chunks(vec![Ok("a")]).handed_over();
+        assert_eq!(crate::host_turn::unsent_responses(), 0);
+        drop(body);
     }
 
     #[test]

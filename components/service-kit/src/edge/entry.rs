@@ -28,6 +28,21 @@ impl<E: std::error::Error + 'static> From<E> for Setup {
 /// notes to the access line), then the request served.
 pub async fn run<S, N, B>(
     config: impl EdgeConfig,
+    request: Request<B>,
+    build: impl AsyncFnOnce(&mut Request<B>) -> Result<(S, N), Setup>,
+) -> HttpResponse
+where
+    S: HttpService,
+    N: AccessNotes,
+    B: RequestBody,
+{
+    served(config, request, build)
+        .await
+        .map(super::body::Body::handed_over)
+}
+
+async fn served<S, N, B>(
+    config: impl EdgeConfig,
     mut request: Request<B>,
     build: impl AsyncFnOnce(&mut Request<B>) -> Result<(S, N), Setup>,
 ) -> HttpResponse
