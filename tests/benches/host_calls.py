@@ -9,15 +9,23 @@ makes n calls of one kind in one request. Sequential requests on one keep-alive 
 with TCP_QUICKACK so that no response waits for a delayed ACK; a kind's cost per call is the
 difference of the medians of n = CALLS and n = 0, divided by CALLS. The n = 0 row is what a
 request costs with no host call: Spin's listener, an instance call and the probe's reply.
+
+Where wrk is installed, a second column says what a call costs under load: 16 keep-alive
+clients for 4 s at n = 0 and n = 4, and the difference of the time per request (the inverse
+of the throughput) divided by 4. On 2 cores that is about half the processor time a call
+takes, and it includes the host's threads handing work to each other.
 """
 
+import re
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
 TCP_QUICKACK = 12  # Linux
-KINDS = ["kv", "sqlite", "chain", "clock", "log", "variable", "yield"]
+KINDS = ["kv", "kv-write", "sqlite", "chain", "clock", "log", "variable", "timer", "yield", "headers"]
 
 
 def timings(connection, path, count):
@@ -47,6 +55,18 @@ def timings(connection, path, count):
     return times
 
 
+def loaded_us_per_request(path):
+    """Microseconds per request with 16 clients (wrk), or None without wrk."""
+    if shutil.which("wrk") is None:
+        return None
+    output = subprocess.run(
+        ["wrk", "-t2", "-c16", "-d4s", f"http://127.0.0.1:3001{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))
+    return 1e6 / rate
+
+
 def main():
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     requests = int(sys.argv[2]) if len(sys.argv) > 2 else 1500
@@ -54,13 +74,18 @@ def main():
     base = lambda kind, n: f"/probe/cost/{kind}/{n}"
     timings(connection, base("none", 0), 200)  # warm the instances
     empty = statistics.median(timings(connection, base("none", 0), requests))
+    loaded_empty = loaded_us_per_request(base("none", 0))
     print(f"{calls} calls per request, {requests} requests per row, one keep-alive connection")
-    print(f"{'kind':10} {'request ms':>11} {'per call us':>12}")
-    print(f"{'none':10} {empty:11.3f} {'-':>12}")
+    print(f"{'kind':10} {'request ms':>11} {'per call us':>12} {'16 clients: per call us':>24}")
+    loaded = "-" if loaded_empty is None else f"{loaded_empty:.1f} per request"
+    print(f"{'none':10} {empty:11.3f} {'-':>12} {loaded:>24}")
     for kind in KINDS:
         timings(connection, base(kind, calls), 50)
         median = statistics.median(timings(connection, base(kind, calls), requests))
-        print(f"{kind:10} {median:11.3f} {(median - empty) * 1000 / calls:12.1f}")
+        per_call = (median - empty) * 1000 / calls
+        loaded = loaded_us_per_request(base(kind, 4))
+        loaded = "-" if loaded is None else f"{(loaded - loaded_empty) / 4:.1f}"
+        print(f"{kind:10} {median:11.3f} {per_call:12.1f} {loaded:>24}")
 
 
 if __name__ == "__main__":

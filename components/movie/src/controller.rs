@@ -114,7 +114,8 @@ impl<P: Ports> MovieController<P> {
 
     /// The movie's view. A fresh memory entry costs no host call; a fresh store entry one
     /// store read. Otherwise both upstreams are asked at once (the latency is the slower
-    /// call's), conditionally when a stale entry has validators. A missing movie is 404
+    /// call's), conditionally when a stale entry has validators; a view the client wants
+    /// composed (`no-cache`) revalidates the instance's own entry without reading the store. A missing movie is 404
     /// whatever the rating service said; a missing rating is an unrated movie; a failing
     /// rating service gives a view without rating; failing metadata gives the stale view if
     /// there is one. Only a view that goes to the upstreams is counted against its client's
@@ -136,11 +137,20 @@ impl<P: Ports> MovieController<P> {
             }
             stale = self.settings.memory.is_usable(age).then_some(entry);
         }
-        if let Some(entry) = self.stored_view(id).await {
+        // A view composed in any case revalidates the entry this instance holds without asking
+        // the store, when the instance knows what the store holds (the version it last read
+        // or wrote there), which tells whether the composed view needs writing.
+        let known_stored = self
+            .memory
+            .stored(id)
+            .filter(|_| !cached_allowed && stale.is_some());
+        if known_stored.is_some() {
+            in_store = known_stored;
+        } else if let Some(entry) = self.stored_view(id).await {
             let age = entry.age(now);
             let entry = Rc::new(entry);
             if cached_allowed && self.settings.store.is_fresh(age) {
-                self.remember(Rc::clone(&entry));
+                self.remember(Rc::clone(&entry), Some(Rc::clone(&entry)));
                 return Ok(self.served(entry, CacheOutcome::StoreHit, now));
             }
             let newer = stale
@@ -279,7 +289,7 @@ impl<P: Ports> MovieController<P> {
             metadata_tag,
             rating_tag,
         });
-        let stored = !rating_unavailable && self.keep(&view, in_store.as_deref()).await;
+        let stored = !rating_unavailable && self.keep(&view, in_store).await;
         let mut served = self.served(view, outcome, self.ports.clock().now_ms());
         served.stored = stored;
         served.rating_unavailable = rating_unavailable;

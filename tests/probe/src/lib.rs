@@ -49,18 +49,43 @@ mod entry {
         response
     }
 
+    thread_local! {
+        /// The `cache` store, opened once per instance as the services open theirs.
+        static STORE: std::cell::RefCell<Option<std::rc::Rc<spin_sdk::key_value::Store>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// The instance's `cache` store, with the key the `kv` kind reads written on opening.
+    async fn instance_store() -> anyhow::Result<std::rc::Rc<spin_sdk::key_value::Store>> {
+        if let Some(store) = STORE.with(|cell| cell.borrow().clone()) {
+            return Ok(store);
+        }
+        let store = spin_sdk::key_value::Store::open("cache").await?;
+        store.set("cost", b"v").await?;
+        let store = std::rc::Rc::new(store);
+        STORE.with(|cell| cell.replace(Some(std::rc::Rc::clone(&store))));
+        Ok(store)
+    }
+
     /// `count` host calls of one `kind`, one after another, for the cost model of
-    /// `tests/benches/host_calls.py`: a store read, a SQLite statement, a service-chained GET
-    /// (of the `exact` component), a wall-clock read, a log line, a variable read, or a yield
-    /// to the host (not a host call: what `service_kit::host_turn` spends).
+    /// `tests/benches/host_calls.py`: a store read or write (the store opened once per
+    /// instance), a SQLite statement (on a connection opened per request), a service-chained GET
+    /// (of the `exact` component), a wall-clock read, a log line, a variable read, a timer
+    /// started and dropped (a deadline the work beat), or a yield to the host (not a host call:
+    /// what `service_kit::host_turn` spends).
     async fn host_calls(kind: &str, count: u32) -> anyhow::Result<()> {
         match kind {
             "none" => {}
             "kv" => {
-                let store = spin_sdk::key_value::Store::open("cache").await?;
-                store.set("cost", b"v").await?;
+                let store = instance_store().await?;
                 for _ in 0..count {
                     store.get("cost").await?;
+                }
+            }
+            "kv-write" => {
+                let store = instance_store().await?;
+                for _ in 0..count {
+                    store.set("cost", b"v").await?;
                 }
             }
             "sqlite" => {
@@ -90,6 +115,13 @@ mod entry {
             "variable" => {
                 for _ in 0..count {
                     spin_sdk::variables::get("greeting").await?;
+                }
+            }
+            "timer" => {
+                // A deadline's timer that the work beat: started, then dropped unfinished.
+                for _ in 0..count {
+                    let timer = spin_sdk::time::sleep(std::time::Duration::from_secs(1));
+                    futures::future::select(std::pin::pin!(timer), std::future::ready(())).await;
                 }
             }
             "yield" => {
@@ -204,6 +236,20 @@ mod entry {
                 reply(format!("slept {ms} ms"))
             }
             ["count"] => reply(served.to_string()),
+            // `headers`: no host call, but `count` more response headers for the host to take.
+            ["cost", "headers", count] => {
+                let count: u32 = count.parse().unwrap_or(0);
+                let mut response = reply(format!("{count} headers"));
+                for i in 0..count {
+                    let name = http::HeaderName::try_from(format!("x-cost-{i}"));
+                    if let Ok(name) = name {
+                        response
+                            .headers_mut()
+                            .insert(name, http::HeaderValue::from_static("public, max-age=1"));
+                    }
+                }
+                response
+            }
             ["cost", kind, count] => {
                 let count: u32 = count.parse().unwrap_or(0);
                 reply(match host_calls(kind, count).await {

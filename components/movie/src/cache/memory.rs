@@ -1,5 +1,7 @@
-//! The instance-memory level: views this instance composed or read from the store, and the
-//! last probe of the upstreams' health (what the gRPC health service answers from).
+//! The instance-memory level: views this instance composed or read from the store (each with
+//! the version the store holds, as far as this instance knows), the last
+//! probe of the upstreams' health (what the gRPC health service answers from), and the
+//! circuit breakers' shared state as last read or written.
 //!
 //! Spin reuses an instance for many requests (up to 128 by default, `docs/spin-facts.md`,
 //! "Instances and state"), each instance is single-threaded, and its memory dies with it, so
@@ -8,6 +10,7 @@
 
 use super::entry::CachedView;
 use crate::model::MovieId;
+use crate::reliability::breaker::Breakers;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -17,8 +20,25 @@ pub const CAPACITY: usize = 1_024;
 
 #[derive(Clone, Default)]
 pub struct MemoryCache {
-    views: Rc<RefCell<HashMap<MovieId, Rc<CachedView>>>>,
+    views: Rc<RefCell<HashMap<MovieId, Held>>>,
     upstream_health: Rc<Cell<Option<UpstreamHealth>>>,
+    breakers: Rc<Cell<Option<KnownBreakers>>>,
+}
+
+/// A view held in memory, and the version of it the store holds as far as this instance
+/// knows (the one it read there or wrote there last), if it knows.
+#[derive(Clone)]
+struct Held {
+    view: Rc<CachedView>,
+    stored: Option<Rc<CachedView>>,
+}
+
+/// The breakers' shared state as this instance last read or wrote it, and when (ms since the
+/// epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownBreakers {
+    pub breakers: Breakers,
+    pub known_at_ms: u64,
 }
 
 /// Whether metadata and rating reported themselves healthy, and when they were asked (ms
@@ -32,7 +52,18 @@ pub struct UpstreamHealth {
 
 impl MemoryCache {
     pub fn get(&self, id: &MovieId) -> Option<Rc<CachedView>> {
-        self.views.borrow().get(id).cloned()
+        self.views
+            .borrow()
+            .get(id)
+            .map(|held| Rc::clone(&held.view))
+    }
+
+    /// The version of `id`'s view the store holds, as far as this instance knows.
+    pub fn stored(&self, id: &MovieId) -> Option<Rc<CachedView>> {
+        self.views
+            .borrow()
+            .get(id)
+            .and_then(|held| held.stored.clone())
     }
 
     /// The last probe of the upstreams, if one was made.
@@ -44,12 +75,30 @@ impl MemoryCache {
         self.upstream_health.set(Some(health));
     }
 
-    /// Keeps `view`, first making room if the level is full: entries that are no longer
-    /// usable (`usable` says false) go, and if none did, an arbitrary one.
-    pub fn put(&self, view: Rc<CachedView>, usable: impl Fn(&CachedView) -> bool) {
+    /// The breakers as last read from or written to the store, if they were.
+    pub fn breakers(&self) -> Option<KnownBreakers> {
+        self.breakers.get()
+    }
+
+    pub fn remember_breakers(&self, breakers: Breakers, known_at_ms: u64) {
+        self.breakers.set(Some(KnownBreakers {
+            breakers,
+            known_at_ms,
+        }));
+    }
+
+    /// Keeps `view`, with `stored`, the version the store holds if known, first making room
+    /// if the level is full: entries that are no longer usable (`usable` says false) go, and
+    /// if none did, an arbitrary one.
+    pub fn put(
+        &self,
+        view: Rc<CachedView>,
+        stored: Option<Rc<CachedView>>,
+        usable: impl Fn(&CachedView) -> bool,
+    ) {
         let mut entries = self.views.borrow_mut();
         if entries.len() >= CAPACITY && !entries.contains_key(&view.details.id) {
-            entries.retain(|_, entry| usable(entry));
+            entries.retain(|_, held| usable(&held.view));
             if entries.len() >= CAPACITY {
                 let victim = entries.keys().next().cloned();
                 if let Some(victim) = victim {
@@ -57,7 +106,7 @@ impl MemoryCache {
                 }
             }
         }
-        entries.insert(view.details.id.clone(), view);
+        entries.insert(view.details.id.clone(), Held { view, stored });
     }
 
     pub fn remove(&self, id: &MovieId) {
@@ -98,7 +147,7 @@ mod tests {
     fn the_level_never_holds_more_than_its_capacity() {
         let cache = MemoryCache::default();
         for n in 0..CAPACITY + 10 {
-            cache.put(view(n, 0), |_| true);
+            cache.put(view(n, 0), None, |_| true);
         }
         assert_eq!(cache.len(), CAPACITY);
     }
@@ -107,9 +156,9 @@ mod tests {
     fn a_full_level_drops_unusable_entries_first() {
         let cache = MemoryCache::default();
         for n in 0..CAPACITY {
-            cache.put(view(n, if n == 0 { 1 } else { 0 }), |_| true);
+            cache.put(view(n, if n == 0 { 1 } else { 0 }), None, |_| true);
         }
-        cache.put(view(CAPACITY, 1), |entry| entry.composed_at_ms == 1);
+        cache.put(view(CAPACITY, 1), None, |entry| entry.composed_at_ms == 1);
         assert_eq!(cache.len(), 2, "only the usable entries are left");
     }
 }

@@ -1,6 +1,7 @@
 //! Guarded upstream calls: each call skipped while its circuit breaker is open, else attempted
 //! within its deadline and retried within the request's budget; the breakers' shared state
-//! read before and written back after; what an unanswered call means for the view.
+//! read before (at most once per [`BREAKERS_MEMO_MS`] per instance) and written back after
+//! when the calls changed it; what an unanswered call means for the view.
 
 use super::ports::{CacheStore, Fetched, GatewayError, Ports};
 use super::{MovieController, MovieError};
@@ -9,6 +10,14 @@ use crate::reliability::breaker::{self, Breaker, Breakers};
 use crate::reliability::retry::{MIN_ATTEMPT, backoff, next_attempt};
 use std::future::Future;
 use std::time::Duration;
+
+/// How long an instance decides from the breakers' state it last read or wrote, instead of
+/// reading the store again. Under Spin's default store a read costs about 150 us of a loaded
+/// host's time, as much as the rest of a miss's own work (`docs/performance.md`), and a
+/// healthy system never changes the state. Another instance's change is seen this much later
+/// at most; the cool-down it starts is 5 s by default, and a change this instance makes is
+/// written against a fresh read ([`MovieController::record`]).
+pub const BREAKERS_MEMO_MS: u64 = 1_000;
 
 /// Why an upstream gave no answer for this view.
 #[derive(Debug)]
@@ -66,20 +75,39 @@ impl<P: Ports> MovieController<P> {
         Err(Unanswered::Failed(last))
     }
 
-    /// The shared breaker state; a failing store means closed breakers.
+    /// The breakers' shared state: as this instance last knew it if that is recent, else
+    /// read from the store. A failing store means closed breakers (and is not remembered).
     pub(super) async fn breakers(&self) -> Breakers {
+        let now = self.ports.clock().now_ms();
+        if let Some(known) = self.memory.breakers()
+            && now.saturating_sub(known.known_at_ms) < BREAKERS_MEMO_MS
+        {
+            return known.breakers;
+        }
+        self.read_breakers(now).await.unwrap_or_default()
+    }
+
+    /// The breakers as the store holds them now, remembered for the instance.
+    async fn read_breakers(&self, now: u64) -> Option<Breakers> {
         match self.ports.cache().get(breaker::KEY).await {
-            Ok(bytes) => bytes.as_deref().map(Breakers::decode).unwrap_or_default(),
+            Ok(bytes) => {
+                let breakers = bytes.as_deref().map(Breakers::decode).unwrap_or_default();
+                self.memory.remember_breakers(breakers, now);
+                Some(breakers)
+            }
             Err(error) => {
                 service_kit::telemetry::warn("breakers.read_failed")
                     .cause(&error)
                     .emit();
-                Breakers::default()
+                None
             }
         }
     }
 
-    /// Writes the breakers back if this view's calls changed them.
+    /// Writes the breakers back if this view's calls changed them. The change is applied to
+    /// the state read afresh, not to the one the view decided from, which may be up to
+    /// [`BREAKERS_MEMO_MS`] old: this instance's failures must not close a breaker that
+    /// another instance opened meanwhile.
     pub(super) async fn record<A, B>(
         &self,
         before: Breakers,
@@ -88,25 +116,35 @@ impl<P: Ports> MovieController<P> {
     ) {
         let now = self.ports.clock().now_ms();
         let policy = self.settings.breaker;
-        let after = |breaker: Breaker, called: Option<bool>| match called {
-            Some(true) => breaker.succeeded(),
-            Some(false) => breaker.failed(&policy, now),
-            None => breaker,
+        let after = |breakers: Breakers| {
+            let one = |breaker: Breaker, called: Option<bool>| match called {
+                Some(true) => breaker.succeeded(),
+                Some(false) => breaker.failed(&policy, now),
+                None => breaker,
+            };
+            Breakers {
+                metadata: one(breakers.metadata, succeeded(metadata)),
+                rating: one(breakers.rating, succeeded(rating)),
+            }
         };
-        let updated = Breakers {
-            metadata: after(before.metadata, succeeded(metadata)),
-            rating: after(before.rating, succeeded(rating)),
-        };
-        if updated != before
-            && let Err(error) = self
-                .ports
-                .cache()
-                .set(breaker::KEY, &updated.encode())
-                .await
+        if after(before) == before {
+            return;
+        }
+        let current = self.read_breakers(now).await.unwrap_or(before);
+        let updated = after(current);
+        if updated == current {
+            return;
+        }
+        match self
+            .ports
+            .cache()
+            .set(breaker::KEY, &updated.encode())
+            .await
         {
-            service_kit::telemetry::warn("breakers.write_failed")
+            Ok(()) => self.memory.remember_breakers(updated, now),
+            Err(error) => service_kit::telemetry::warn("breakers.write_failed")
                 .cause(&error)
-                .emit();
+                .emit(),
         }
     }
 }

@@ -43,26 +43,37 @@ impl<P: Ports> MovieController<P> {
         }
     }
 
-    pub(super) fn remember(&self, view: Rc<CachedView>) {
+    /// Keeps `view` in memory, with the version the store holds (`stored`) if known.
+    pub(super) fn remember(&self, view: Rc<CachedView>, stored: Option<Rc<CachedView>>) {
         let now = self.ports.clock().now_ms();
         let ttl: Ttl = self.settings.memory;
-        self.memory.put(view, |entry| ttl.is_usable(entry.age(now)));
+        self.memory
+            .put(view, stored, |entry| ttl.is_usable(entry.age(now)));
     }
 
     /// Keeps a composed view in both levels; whether it was written to the store. A store
     /// write is skipped when the store already holds the same view written less than half its
     /// fresh TTL ago: Spin's `spin` key-value backend syncs every write to disk under one lock
     /// for the whole app, so clients that always send `no-cache` must not cost a write each.
-    pub(super) async fn keep(&self, view: &Rc<CachedView>, in_store: Option<&CachedView>) -> bool {
-        self.remember(Rc::clone(view));
+    pub(super) async fn keep(
+        &self,
+        view: &Rc<CachedView>,
+        in_store: Option<Rc<CachedView>>,
+    ) -> bool {
         let young =
             |stored: &CachedView| stored.age(view.composed_at_ms) < self.settings.store.fresh / 2;
-        if in_store.is_some_and(|stored| stored.same_view(view) && young(stored)) {
+        if let Some(stored) = in_store.filter(|stored| stored.same_view(view) && young(stored)) {
+            self.remember(Rc::clone(view), Some(stored));
             return false;
         }
+        // Until the write succeeds, what the store holds is not known.
+        self.remember(Rc::clone(view), None);
         let key = entry::key(&view.details.id);
         match self.ports.cache().set(&key, &view.encode()).await {
-            Ok(()) => true,
+            Ok(()) => {
+                self.remember(Rc::clone(view), Some(Rc::clone(view)));
+                true
+            }
             Err(error) => {
                 service_kit::telemetry::warn("cache.write_failed")
                     .with("movie.id", view.details.id.as_str())

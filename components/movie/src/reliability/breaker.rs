@@ -4,9 +4,11 @@
 //! views skip the upstream and go straight to their fallback. After the cool-down the next
 //! call is a probe: success closes the breaker, failure reopens it at once (the count stays
 //! at the threshold). Instances read the shared state only on the way to an upstream (a cache
-//! miss) and write it only when it changes, so a healthy system pays one store read per miss
-//! and no write. Concurrent instances may overwrite each other's counts; the breaker is then
-//! a little late or early to open, which is harmless, and it never needs a lock.
+//! miss), at most once a second each (`controller::guarded::BREAKERS_MEMO_MS`), and write it
+//! only when it changes, against a fresh read; so a healthy system pays about one store read
+//! per instance and second and no write. Concurrent instances may overwrite each other's
+//! counts, and an instance sees another's change up to a second late; the breaker is then a
+//! little late or early to open, which is harmless, and it never needs a lock.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
