@@ -25,23 +25,9 @@ impl<E: std::error::Error + 'static> From<E> for Setup {
 
 /// A component's whole entry point: its edge from `config`, its service from `build` (which
 /// may settle things on the request first, like the request id its upstreams share, and adds
-/// notes to the access line), then the request served.
+/// notes to the access line), then the request served. The response is handed over counted
+/// as unsent until the host has taken it ([`crate::host_turn`]).
 pub async fn run<S, N, B>(
-    config: impl EdgeConfig,
-    request: Request<B>,
-    build: impl AsyncFnOnce(&mut Request<B>) -> Result<(S, N), Setup>,
-) -> HttpResponse
-where
-    S: HttpService,
-    N: AccessNotes,
-    B: RequestBody,
-{
-    served(config, request, build)
-        .await
-        .map(super::body::Body::handed_over)
-}
-
-async fn served<S, N, B>(
     config: impl EdgeConfig,
     mut request: Request<B>,
     build: impl AsyncFnOnce(&mut Request<B>) -> Result<(S, N), Setup>,
@@ -53,18 +39,18 @@ where
 {
     // Named first, so every line the setup writes says whose it is.
     crate::telemetry::name_component(S::NAME);
-    let edge = match config.edge::<S::Tokens>().await {
-        Ok(edge) => edge,
-        Err(error) => return respond::misconfigured(S::NAME, error),
+    let response = match config.edge::<S::Tokens>().await {
+        Err(error) => respond::misconfigured(S::NAME, error),
+        Ok(edge) => match build(&mut request).await {
+            Ok((service, notes)) => serve_noted(&edge, &service, request, &notes).await,
+            Err(Setup::Misconfigured(error)) => respond::misconfigured(S::NAME, error),
+            Err(Setup::Unavailable(problem)) => {
+                crate::telemetry::warn("component.unavailable")
+                    .cause(problem.detail())
+                    .emit();
+                problem.into_response()
+            }
+        },
     };
-    match build(&mut request).await {
-        Ok((service, notes)) => serve_noted(&edge, &service, request, &notes).await,
-        Err(Setup::Misconfigured(error)) => respond::misconfigured(S::NAME, error),
-        Err(Setup::Unavailable(problem)) => {
-            crate::telemetry::warn("component.unavailable")
-                .cause(problem.detail())
-                .emit();
-            problem.into_response()
-        }
-    }
+    response.map(super::body::Body::handed_over)
 }
