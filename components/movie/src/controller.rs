@@ -115,10 +115,10 @@ impl<P: Ports> MovieController<P> {
     /// The movie's view. A fresh memory entry costs no host call; a fresh store entry one
     /// store read. Otherwise both upstreams are asked at once (the latency is the slower
     /// call's), conditionally when a stale entry has validators; a view the client wants
-    /// composed (`no-cache`) revalidates the instance's own entry without reading the store. A missing movie is 404
-    /// whatever the rating service said; a missing rating is an unrated movie; a failing
-    /// rating service gives a view without rating; failing metadata gives the stale view if
-    /// there is one. Only a view that goes to the upstreams is counted against its client's
+    /// composed (`no-cache`) revalidates the instance's own entry without reading the store
+    /// when it can. A missing movie is 404 whatever the rating service said; a missing
+    /// rating is an unrated movie; a failing rating service gives a view without rating;
+    /// failing metadata gives the stale view if there is one. Only a view that goes to the upstreams is counted against its client's
     /// quota (`admission`): a hit costs less than the count would.
     pub async fn view(
         &self,
