@@ -11,7 +11,7 @@
 //! which a keep-alive client delays by up to 40 ms, since Spin's listener does not set
 //! `TCP_NODELAY` (`docs/spin-facts.md`, "Responses and latency").
 //!
-//! Two things keep each response whole:
+//! [`blocking`] wraps such a call in both of the things that keep each response whole:
 //! - [`after_blocking_call`]: after the call, the host gets its turn, and its executor resumes
 //!   the component on a thread that owns a core, so this request's own response is not split;
 //! - [`before_blocking_call`]: before the call, the component waits until the host has taken
@@ -22,6 +22,7 @@
 //! key-value store) need neither: the host awaits them like any task.
 
 use std::cell::Cell;
+use std::future::Future;
 
 thread_local! {
     /// Sized responses of this instance that the host has not yet taken in full.
@@ -51,6 +52,16 @@ impl Drop for Unsent {
     fn drop(&mut self) {
         UNSENT.with(|count| count.set(count.get().saturating_sub(1)));
     }
+}
+
+/// `call`, a host call that blocks the host's thread, made so that no response of this
+/// instance is split by it: after [`before_blocking_call`], followed by
+/// [`after_blocking_call`].
+pub async fn blocking<T>(call: impl Future<Output = T>) -> T {
+    before_blocking_call().await;
+    let output = call.await;
+    after_blocking_call().await;
+    output
 }
 
 /// How many sized responses of this instance the host has not yet taken in full.
@@ -92,7 +103,6 @@ const YIELDS: usize = 2;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Waker};
 
@@ -111,6 +121,25 @@ mod tests {
     #[test]
     fn after_a_blocking_call_the_host_gets_two_turns() {
         assert_eq!(turns(after_blocking_call(), YIELDS), 2);
+    }
+
+    #[test]
+    fn a_blocking_call_gives_its_output_after_the_hosts_two_turns() {
+        let mut future = pin!(blocking(std::future::ready(7)));
+        let mut context = Context::from_waker(Waker::noop());
+        let mut turns = 0;
+        let output = loop {
+            match future.as_mut().poll(&mut context) {
+                std::task::Poll::Ready(output) => break output,
+                std::task::Poll::Pending => turns += 1,
+            }
+            assert!(turns <= YIELDS, "still pending after {turns} turns");
+        };
+        assert_eq!(
+            (output, turns),
+            (7, YIELDS),
+            "(output, turns handed to the host)"
+        );
     }
 
     #[test]

@@ -26,15 +26,15 @@ impl ConfigError {
 }
 
 /// The value of the Spin variable `name` (granted in the component's `[variables]`). Spin
-/// asks its environment provider first, on the host's thread, so the host gets its turn after
-/// every read ([`crate::host_turn`]); a component reads its variables once per instance.
+/// asks its environment provider first, on the host's thread, so every read is made as such a
+/// call ([`crate::host_turn::blocking`]); a component reads its variables once per instance.
 pub async fn variable(name: &str) -> Result<String, ConfigError> {
-    let value = spin_sdk::variables::get(name).await;
-    crate::host_turn::after_blocking_call().await;
-    value.map_err(|error| ConfigError::Unreadable {
-        name: name.to_owned(),
-        cause: error.to_string(),
-    })
+    crate::host_turn::blocking(spin_sdk::variables::get(name))
+        .await
+        .map_err(|error| ConfigError::Unreadable {
+            name: name.to_owned(),
+            cause: error.to_string(),
+        })
 }
 
 /// The wall clock in milliseconds since the epoch: shared by every instance, unlike the

@@ -9,7 +9,7 @@
 
 use super::{CacheError, STORE};
 use crate::controller::CacheStore;
-use service_kit::host_turn::{after_blocking_call, before_blocking_call};
+use service_kit::host_turn::blocking;
 use spin_sdk::key_value::{Error, Store};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,20 +25,19 @@ impl KeyValueCache {
         if let Some(store) = OPEN_STORE.with(|cell| cell.borrow().clone()) {
             return Ok(store);
         }
-        before_blocking_call().await;
-        let opened = Store::open(STORE).await;
-        after_blocking_call().await;
-        let store = Rc::new(opened.map_err(CacheError::Open)?);
+        let store = Rc::new(
+            blocking(Store::open(STORE))
+                .await
+                .map_err(CacheError::Open)?,
+        );
         OPEN_STORE.with(|cell| cell.replace(Some(Rc::clone(&store))));
         Ok(store)
     }
 
-    /// The outcome of one store call, after the host's turn; a failure forgets the handle.
+    /// The outcome of one store call, made around the host's turns; a failure forgets the
+    /// handle.
     async fn settled<T>(call: impl Future<Output = Result<T, Error>>) -> Result<T, CacheError> {
-        before_blocking_call().await;
-        let result = call.await;
-        after_blocking_call().await;
-        result.map_err(|error| {
+        blocking(call).await.map_err(|error| {
             OPEN_STORE.with(|cell| cell.replace(None));
             CacheError::Access(error)
         })

@@ -487,18 +487,14 @@ fn a_hit_does_not_read_the_breakers() {
     );
 }
 
-fn compose_with(controller: &Controller<'_>) -> Result<Served, MovieError> {
-    block_on(controller.view(&id("m1"), Freshness::MustCompose, &Unmetered))
-}
-
 #[test]
 fn an_instance_reads_the_breakers_once_per_memo_period() {
     let fakes = Fakes::with_movie();
     let controller = fakes.controller();
-    compose_with(&controller).unwrap();
+    must_compose(&controller).unwrap();
     let gets = fakes.store_gets.get();
-    compose_with(&controller).unwrap();
-    compose_with(&controller).unwrap();
+    must_compose(&controller).unwrap();
+    must_compose(&controller).unwrap();
     assert_eq!(
         fakes.store_gets.get() - gets,
         0,
@@ -506,7 +502,7 @@ fn an_instance_reads_the_breakers_once_per_memo_period() {
     );
     fakes.advance(Duration::from_millis(guarded::BREAKERS_MEMO_MS));
     let gets = fakes.store_gets.get();
-    compose_with(&controller).unwrap();
+    must_compose(&controller).unwrap();
     assert_eq!(
         fakes.store_gets.get() - gets,
         1,
@@ -518,9 +514,9 @@ fn an_instance_reads_the_breakers_once_per_memo_period() {
 fn a_composed_view_revalidates_the_instances_own_entry_and_does_not_rewrite_it() {
     let fakes = Fakes::with_movie();
     let controller = fakes.controller();
-    compose_with(&controller).unwrap();
+    must_compose(&controller).unwrap();
     let (gets, sets) = (fakes.store_gets.get(), fakes.store_sets.get());
-    let served = compose_with(&controller).unwrap();
+    let served = must_compose(&controller).unwrap();
     assert_eq!(
         (fakes.store_gets.get() - gets, fakes.store_sets.get() - sets),
         (0, 0),
@@ -538,12 +534,12 @@ fn a_composed_view_revalidates_the_instances_own_entry_and_does_not_rewrite_it()
 fn views_composed_again_and_again_rewrite_the_store_once_its_version_is_half_its_ttl_old() {
     let fakes = Fakes::with_movie();
     let controller = fakes.controller();
-    compose_with(&controller).unwrap();
+    must_compose(&controller).unwrap();
     let sets = fakes.store_sets.get();
     let step = SETTINGS.store.fresh / 8;
     for _ in 0..3 {
         fakes.advance(step);
-        compose_with(&controller).unwrap();
+        must_compose(&controller).unwrap();
     }
     assert_eq!(
         fakes.store_sets.get() - sets,
@@ -551,7 +547,7 @@ fn views_composed_again_and_again_rewrite_the_store_once_its_version_is_half_its
         "writes while the stored version is younger than half the store's fresh TTL"
     );
     fakes.advance(step);
-    let served = compose_with(&controller).unwrap();
+    let served = must_compose(&controller).unwrap();
     assert!(
         served.stored && fakes.store_sets.get() - sets == 1,
         "the view written again once the stored version is half the TTL old, although the \
@@ -562,9 +558,9 @@ fn views_composed_again_and_again_rewrite_the_store_once_its_version_is_half_its
 #[test]
 fn a_composed_view_of_an_instance_without_the_entry_reads_the_store() {
     let fakes = Fakes::with_movie();
-    compose_with(&fakes.controller()).unwrap();
+    must_compose(&fakes.controller()).unwrap();
     let gets = fakes.store_gets.get();
-    compose_with(&fakes.controller()).unwrap();
+    must_compose(&fakes.controller()).unwrap();
     assert_eq!(
         fakes.store_gets.get() - gets,
         2,
@@ -576,7 +572,7 @@ fn a_composed_view_of_an_instance_without_the_entry_reads_the_store() {
 fn a_failure_is_recorded_against_the_breakers_as_stored_now() {
     let fakes = Fakes::with_movie();
     let instance = fakes.controller();
-    compose_with(&instance).unwrap();
+    must_compose(&instance).unwrap();
     // Meanwhile other instances open metadata's breaker.
     fail_views(&fakes, SETTINGS.breaker.failures);
     let opened = Breakers::decode(&fakes.store.borrow()[breaker::KEY]).metadata;
@@ -585,7 +581,7 @@ fn a_failure_is_recorded_against_the_breakers_as_stored_now() {
         "the breaker other instances opened"
     );
     // This instance still decides from its memo (closed), asks metadata, and fails.
-    let _ = compose_with(&instance);
+    let _ = must_compose(&instance);
     let stored = Breakers::decode(&fakes.store.borrow()[breaker::KEY]).metadata;
     assert!(
         !stored.allows(fakes.now_ms.get()),
@@ -597,11 +593,11 @@ fn a_failure_is_recorded_against_the_breakers_as_stored_now() {
 fn an_instance_sees_another_instances_open_breaker_once_its_memo_is_over() {
     let fakes = Fakes::with_movie();
     let instance = fakes.controller();
-    compose_with(&instance).unwrap();
+    must_compose(&instance).unwrap();
     fail_views(&fakes, SETTINGS.breaker.failures);
     fakes.advance(Duration::from_millis(guarded::BREAKERS_MEMO_MS));
     let calls = fakes.metadata_script.calls.get();
-    let result = compose_with(&instance);
+    let result = must_compose(&instance);
     assert_eq!(
         fakes.metadata_script.calls.get(),
         calls,
