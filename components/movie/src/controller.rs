@@ -16,7 +16,7 @@ pub use ports::{CacheStore, Fetched, GatewayError, MetadataGateway, Ports, Ratin
 use crate::cache::CacheError;
 use crate::cache::CacheOutcome;
 use crate::cache::entry::CachedView;
-use crate::cache::memory::{MemoryCache, UpstreamHealth};
+use crate::cache::memory::{MemoryCache, Remembered, UpstreamHealth};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId};
@@ -130,12 +130,21 @@ impl<P: Ports> MovieController<P> {
         let cached_allowed = freshness == Freshness::CachedAllowed;
         let mut stale = None;
         let mut in_store = None;
-        if let Some(entry) = self.memory.get(id) {
-            let age = entry.age(now);
-            if cached_allowed && self.settings.memory.is_fresh(age) {
+        if let Some(Remembered {
+            view: entry,
+            fresh_until_ms,
+        }) = self.memory.get(id)
+        {
+            // A composition time ahead of the clock (a clock that stepped back) is never fresh.
+            let fresh = entry.composed_at_ms <= now && now < fresh_until_ms;
+            if cached_allowed && fresh {
                 return Ok(self.served(entry, CacheOutcome::MemoryHit, now));
             }
-            stale = self.settings.memory.is_usable(age).then_some(entry);
+            stale = self
+                .settings
+                .memory
+                .is_usable(entry.age(now))
+                .then_some(entry);
         }
         // A view composed in any case revalidates the entry this instance holds without asking
         // the store, when the instance knows what the store holds (the version it last read
@@ -150,7 +159,7 @@ impl<P: Ports> MovieController<P> {
             let age = entry.age(now);
             let entry = Rc::new(entry);
             if cached_allowed && self.settings.store.is_fresh(age) {
-                self.remember(Rc::clone(&entry), Some(Rc::clone(&entry)));
+                self.remember_read(Rc::clone(&entry), now);
                 return Ok(self.served(entry, CacheOutcome::StoreHit, now));
             }
             let newer = stale

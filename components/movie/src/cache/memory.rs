@@ -1,6 +1,6 @@
-//! The instance-memory level: views this instance composed or read from the store (each with
-//! the version the store holds, as far as this instance knows), the last
-//! probe of the upstreams' health (what the gRPC health service answers from), and the
+//! The instance-memory level: views this instance composed or read from the store, each with
+//! until when it is served from memory and the version the store holds (as far as this
+//! instance knows), the last probe of the upstreams' health (what the gRPC health service answers from), and the
 //! circuit breakers' shared state as last read or written.
 //!
 //! Spin reuses an instance for many requests (up to 128 by default, `docs/spin-facts.md`,
@@ -25,12 +25,22 @@ pub struct MemoryCache {
     breakers: Rc<Cell<Option<KnownBreakers>>>,
 }
 
-/// A view held in memory, and the version of it the store holds as far as this instance
-/// knows (the one it read there or wrote there last), if it knows.
+/// A view held in memory, until when it may be served from memory, and the version of it
+/// the store holds as far as this instance knows (the one it read there or wrote there last),
+/// if it knows.
 #[derive(Clone)]
 struct Held {
     view: Rc<CachedView>,
+    fresh_until_ms: u64,
     stored: Option<Rc<CachedView>>,
+}
+
+/// A view as memory holds it: the view, and until when (ms since the epoch) it is served
+/// from memory without asking the store.
+#[derive(Clone)]
+pub struct Remembered {
+    pub view: Rc<CachedView>,
+    pub fresh_until_ms: u64,
 }
 
 /// The breakers' shared state as this instance last read or wrote it, and when (ms since the
@@ -51,11 +61,11 @@ pub struct UpstreamHealth {
 }
 
 impl MemoryCache {
-    pub fn get(&self, id: &MovieId) -> Option<Rc<CachedView>> {
-        self.views
-            .borrow()
-            .get(id)
-            .map(|held| Rc::clone(&held.view))
+    pub fn get(&self, id: &MovieId) -> Option<Remembered> {
+        self.views.borrow().get(id).map(|held| Remembered {
+            view: Rc::clone(&held.view),
+            fresh_until_ms: held.fresh_until_ms,
+        })
     }
 
     /// The version of `id`'s view the store holds, as far as this instance knows.
@@ -87,15 +97,19 @@ impl MemoryCache {
         }));
     }
 
-    /// Keeps `view`, with `stored`, the version the store holds if known, first making room
-    /// if the level is full: entries that are no longer usable (`usable` says false) go, and
-    /// if none did, an arbitrary one.
+    /// Keeps `remembered`, with `stored`, the version the store holds if known, first making
+    /// room if the level is full: entries that are no longer usable (`usable` says false) go,
+    /// and if none did, an arbitrary one.
     pub fn put(
         &self,
-        view: Rc<CachedView>,
+        remembered: Remembered,
         stored: Option<Rc<CachedView>>,
         usable: impl Fn(&CachedView) -> bool,
     ) {
+        let Remembered {
+            view,
+            fresh_until_ms,
+        } = remembered;
         let mut entries = self.views.borrow_mut();
         if entries.len() >= CAPACITY && !entries.contains_key(&view.details.id) {
             entries.retain(|_, held| usable(&held.view));
@@ -106,7 +120,12 @@ impl MemoryCache {
                 }
             }
         }
-        entries.insert(view.details.id.clone(), Held { view, stored });
+        let held = Held {
+            view,
+            fresh_until_ms,
+            stored,
+        };
+        entries.insert(held.view.details.id.clone(), held);
     }
 
     pub fn remove(&self, id: &MovieId) {
@@ -124,9 +143,9 @@ mod tests {
     use super::*;
     use crate::model::{MovieDetails, MovieMetadata};
 
-    fn view(n: usize, composed_at_ms: u64) -> Rc<CachedView> {
+    fn view(n: usize, composed_at_ms: u64) -> Remembered {
         let id = format!("m{n}");
-        Rc::new(CachedView {
+        let view = Rc::new(CachedView {
             details: MovieDetails {
                 id: MovieId::parse(&id).unwrap(),
                 metadata: MovieMetadata {
@@ -140,7 +159,11 @@ mod tests {
             composed_at_ms,
             metadata_tag: None,
             rating_tag: None,
-        })
+        });
+        Remembered {
+            view,
+            fresh_until_ms: composed_at_ms,
+        }
     }
 
     #[test]

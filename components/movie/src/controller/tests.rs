@@ -185,6 +185,49 @@ fn a_memory_entry_past_its_ttl_is_served_from_the_store_while_that_is_fresh() {
 }
 
 #[test]
+fn a_view_read_from_the_store_is_then_served_from_memory() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.memory.fresh);
+    assert_eq!(
+        outcome(&controller),
+        CacheOutcome::StoreHit,
+        "once memory TTL is over"
+    );
+    let gets = fakes.store_gets.get();
+    assert_eq!(
+        (outcome(&controller), fakes.store_gets.get() - gets),
+        (CacheOutcome::MemoryHit, 0),
+        "outcome and store reads of the next view"
+    );
+}
+
+#[test]
+fn a_view_read_from_the_store_leaves_memory_when_the_store_would_stop_serving_it() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.memory.fresh);
+    view(&controller).unwrap();
+    fakes.advance(SETTINGS.store.fresh - SETTINGS.memory.fresh);
+    assert_eq!(
+        (outcome(&controller), calls(&fakes)),
+        (CacheOutcome::Refreshed, (2, 2)),
+        "outcome and upstream calls once the view is as old as the store's fresh TTL"
+    );
+}
+
+#[test]
+fn a_view_is_not_served_from_memory_after_the_clock_steps_back() {
+    let fakes = Fakes::with_movie();
+    let controller = fakes.controller();
+    view(&controller).unwrap();
+    fakes.now_ms.set(fakes.now_ms.get() - 1);
+    assert_ne!(outcome(&controller), CacheOutcome::MemoryHit);
+}
+
+#[test]
 fn no_cache_composes_afresh() {
     let fakes = Fakes::with_movie();
     let controller = fakes.controller();

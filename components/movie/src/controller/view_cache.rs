@@ -2,11 +2,13 @@
 //! and freshness, the store's entry read (a failing store is a miss), a composed view kept in
 //! both levels (without rewriting an unchanged one), a vanished movie forgotten.
 
+use super::guarded::millis;
 use super::ports::{CacheStore, Ports};
 use super::{MovieController, Served};
 use crate::cache::CacheOutcome;
 use crate::cache::Ttl;
 use crate::cache::entry::{self, CachedView};
+use crate::cache::memory::Remembered;
 use crate::clock::Clock;
 use crate::model::MovieId;
 use std::rc::Rc;
@@ -43,12 +45,48 @@ impl<P: Ports> MovieController<P> {
         }
     }
 
-    /// Keeps `view` in memory, with the version the store holds (`stored`) if known.
+    /// Keeps `view`, which this instance composed, in memory with the version the store holds
+    /// (`stored`) if known: served from memory while younger than the memory level's fresh TTL.
     pub(super) fn remember(&self, view: Rc<CachedView>, stored: Option<Rc<CachedView>>) {
+        let fresh_until_ms = view
+            .composed_at_ms
+            .saturating_add(millis(self.settings.memory.fresh));
+        self.put_in_memory(
+            Remembered {
+                view,
+                fresh_until_ms,
+            },
+            stored,
+        );
+    }
+
+    /// Keeps `entry`, just read fresh from the store at `now`, in memory: served from there
+    /// for the memory level's fresh TTL from now, as a view this instance composed would be,
+    /// but never past the store level's own freshness. Its age still counts from its
+    /// composition, so a write shows in every view as soon as it did before (README,
+    /// "Reliability"), and a hot movie costs an instance one store read per memory TTL
+    /// instead of one per view once its entry is older than that.
+    pub(super) fn remember_read(&self, entry: Rc<CachedView>, now: u64) {
+        let fresh_until_ms = now.saturating_add(millis(self.settings.memory.fresh)).min(
+            entry
+                .composed_at_ms
+                .saturating_add(millis(self.settings.store.fresh)),
+        );
+        let stored = Some(Rc::clone(&entry));
+        self.put_in_memory(
+            Remembered {
+                view: entry,
+                fresh_until_ms,
+            },
+            stored,
+        );
+    }
+
+    fn put_in_memory(&self, remembered: Remembered, stored: Option<Rc<CachedView>>) {
         let now = self.ports.clock().now_ms();
         let ttl: Ttl = self.settings.memory;
         self.memory
-            .put(view, stored, |entry| ttl.is_usable(entry.age(now)));
+            .put(remembered, stored, |entry| ttl.is_usable(entry.age(now)));
     }
 
     /// Keeps a composed view in both levels; whether it was written to the store. A store
