@@ -16,7 +16,7 @@ pub use ports::{CacheStore, Fetched, GatewayError, MetadataGateway, Ports, Ratin
 use crate::cache::CacheError;
 use crate::cache::CacheOutcome;
 use crate::cache::entry::CachedView;
-use crate::cache::memory::{MemoryCache, Remembered, UpstreamHealth};
+use crate::cache::memory::{MemoryCache, UpstreamHealth};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId};
@@ -126,26 +126,27 @@ impl<P: Ports> MovieController<P> {
         freshness: Freshness,
         admission: &impl Admission,
     ) -> Result<Served, MovieError> {
-        let now = self.ports.clock().now_ms();
         let cached_allowed = freshness == Freshness::CachedAllowed;
+        if cached_allowed {
+            self.join_fill(id).await;
+        }
+        let now = self.ports.clock().now_ms();
         let mut stale = None;
         let mut in_store = None;
-        if let Some(Remembered {
-            view: entry,
-            fresh_until_ms,
-        }) = self.memory.get(id)
-        {
-            // A composition time ahead of the clock (a clock that stepped back) is never fresh.
-            let fresh = entry.composed_at_ms <= now && now < fresh_until_ms;
-            if cached_allowed && fresh {
-                return Ok(self.served(entry, CacheOutcome::MemoryHit, now));
+        if let Some(remembered) = self.memory.get(id) {
+            if cached_allowed && remembered.is_fresh(now) {
+                return Ok(self.served(remembered.view, CacheOutcome::MemoryHit, now));
             }
+            let entry = remembered.view;
             stale = self
                 .settings
                 .memory
                 .is_usable(entry.age(now))
                 .then_some(entry);
         }
+        // From here on this request fills memory with the movie's view; the instance's other
+        // requests for it wait for that rather than do the same ([`Self::join_fill`]).
+        let _filling = self.memory.filling(id);
         // A view composed in any case revalidates the entry this instance holds without asking
         // the store, when the instance knows what the store holds (the version it last read
         // or wrote there), which tells whether the composed view needs writing.
@@ -177,6 +178,23 @@ impl<P: Ports> MovieController<P> {
         };
         admission.admit().await?;
         self.compose(id, (stale, in_store), outcome, now).await
+    }
+
+    /// Waits for this instance's fill of `id` (a store read, a composition), if one is under
+    /// way and memory has no fresh view to serve: views of a movie asked for meanwhile are
+    /// served from memory once it is filled (request coalescing) instead of each reading the
+    /// store and asking both upstreams again. Without it the expiry of a hot movie cost up to
+    /// one composition per request the instance serves at once (16 under Spin). A view sent
+    /// with `no-cache` never waits: the fill under way may have started before the client's
+    /// own write. A fill that fails leaves each waiter to find its own way.
+    async fn join_fill(&self, id: &MovieId) {
+        let now = self.ports.clock().now_ms();
+        if self.memory.get(id).is_some_and(|kept| kept.is_fresh(now)) {
+            return;
+        }
+        if let Some(fill) = self.memory.fill(id) {
+            fill.finished().await;
+        }
     }
 
     pub async fn health(&self) -> Result<(), CacheError> {

@@ -209,6 +209,8 @@ impl RatingGateway for &Fakes {
 impl CacheStore for &Fakes {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         self.store_gets.set(self.store_gets.get() + 1);
+        // A read takes a turn, as a host call does, so other requests can run meanwhile.
+        yield_once().await;
         self.store_access()?;
         Ok(self.store.borrow().get(key).cloned())
     }

@@ -116,3 +116,43 @@ async fn no_connection_carries_two_statements_at_once_on_shared_instances() {
         "the most statements in flight on one connection at once"
     );
 }
+
+/// Views of one movie asked at once, on the instances Spin's reuse shares: each instance
+/// fills its memory once and its other views wait for that fill (request coalescing), and
+/// every view is answered. Under Spin 4.1 such a wait once trapped the instance, failing all
+/// its requests with 500, until movie enabled wit-bindgen's `inter-task-wakeup`.
+#[tokio::test(flavor = "multi_thread")]
+async fn views_of_one_movie_asked_at_once_are_composed_once_per_instance() {
+    const VIEWS: usize = 16;
+    let app = common::movie_system_with(AppOptions {
+        variables: common::long_lived_cache(),
+        ..AppOptions::default()
+    });
+    app.request(Method::PUT, "/metadata/m1", Some(json!({"title": "Busy"})))
+        .await
+        .unwrap();
+    let movie = app.stats("movie").expect("movie's stats");
+    let views = (0..VIEWS).map(|_| app.request(Method::GET, "/movies/m1", None));
+    let statuses: Vec<StatusCode> = join_all(views)
+        .await
+        .into_iter()
+        .map(|response| response.expect("the app answers").status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![StatusCode::OK; VIEWS],
+        "statuses of {VIEWS} views at once"
+    );
+    let (instances, trapped) = (movie.instantiated(), movie.trapped());
+    assert!(
+        instances < VIEWS,
+        "precondition: Spin's reuse shares instances ({instances} for {VIEWS} views)"
+    );
+    assert_eq!(trapped, 0, "movie instances trapped");
+    // A composition asks metadata and rating once each.
+    let compositions = movie.outbound_requests() / 2;
+    assert!(
+        compositions <= instances,
+        "{compositions} compositions on {instances} instances for {VIEWS} views at once"
+    );
+}

@@ -11,6 +11,9 @@
 use super::entry::CachedView;
 use crate::model::MovieId;
 use crate::reliability::breaker::Breakers;
+use futures::FutureExt;
+use futures::channel::oneshot;
+use futures::future::Shared;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -21,6 +24,7 @@ pub const CAPACITY: usize = 1_024;
 #[derive(Clone, Default)]
 pub struct MemoryCache {
     views: Rc<RefCell<HashMap<MovieId, Held>>>,
+    fills: Rc<RefCell<HashMap<MovieId, Fill>>>,
     upstream_health: Rc<Cell<Option<UpstreamHealth>>>,
     breakers: Rc<Cell<Option<KnownBreakers>>>,
 }
@@ -41,6 +45,44 @@ struct Held {
 pub struct Remembered {
     pub view: Rc<CachedView>,
     pub fresh_until_ms: u64,
+}
+
+impl Remembered {
+    /// Whether it is served from memory at `now`. A composition time ahead of the clock (a
+    /// clock that stepped back) is never fresh.
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        self.view.composed_at_ms <= now_ms && now_ms < self.fresh_until_ms
+    }
+}
+
+/// A fill of a movie's view under way in this instance (a store read, a composition, or both),
+/// which other requests for the movie can wait for ([`Fill::finished`]).
+#[derive(Clone)]
+pub struct Fill(Shared<oneshot::Receiver<()>>);
+
+impl Fill {
+    /// Completes when the fill has ended, however it ended.
+    pub async fn finished(self) {
+        // The sender is only ever dropped, never used: either way the wait is over.
+        let _ = self.0.await;
+    }
+}
+
+/// A fill registered as under way until dropped ([`MemoryCache::filling`]).
+pub struct Filling {
+    fills: Rc<RefCell<HashMap<MovieId, Fill>>>,
+    /// The movie, when this fill is the one registered for it.
+    registered: Option<MovieId>,
+    _done: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Filling {
+    fn drop(&mut self) {
+        if let Some(id) = &self.registered {
+            self.fills.borrow_mut().remove(id);
+        }
+        // `_done` is dropped after this, which ends every wait on the fill.
+    }
 }
 
 /// The breakers' shared state as this instance last read or wrote it, and when (ms since the
@@ -66,6 +108,29 @@ impl MemoryCache {
             view: Rc::clone(&held.view),
             fresh_until_ms: held.fresh_until_ms,
         })
+    }
+
+    /// This instance's fill of `id`'s view under way, if there is one.
+    pub fn fill(&self, id: &MovieId) -> Option<Fill> {
+        self.fills.borrow().get(id).cloned()
+    }
+
+    /// Registers a fill of `id`'s view as under way until the returned guard is dropped,
+    /// unless one already is (then the guard registers nothing).
+    pub fn filling(&self, id: &MovieId) -> Filling {
+        let mut fills = self.fills.borrow_mut();
+        let (registered, done) = if fills.contains_key(id) {
+            (None, None)
+        } else {
+            let (done, finished) = oneshot::channel();
+            fills.insert(id.clone(), Fill(finished.shared()));
+            (Some(id.clone()), Some(done))
+        };
+        Filling {
+            fills: Rc::clone(&self.fills),
+            registered,
+            _done: done,
+        }
     }
 
     /// The version of `id`'s view the store holds, as far as this instance knows.

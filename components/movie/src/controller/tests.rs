@@ -1,4 +1,5 @@
 use super::*;
+use crate::cache::memory::MemoryCache;
 use crate::fakes::{Fakes, SETTINGS, metadata};
 use crate::model::RatingSummary;
 use crate::reliability::breaker::{self, Breaker, Breakers};
@@ -225,6 +226,90 @@ fn a_view_is_not_served_from_memory_after_the_clock_steps_back() {
     view(&controller).unwrap();
     fakes.now_ms.set(fakes.now_ms.get() - 1);
     assert_ne!(outcome(&controller), CacheOutcome::MemoryHit);
+}
+
+/// Two views of `m1` with `freshness` on two controllers sharing one instance's memory,
+/// the second asked while the first is composing.
+fn two_views_at_once(
+    fakes: &Fakes,
+    freshness: (Freshness, Freshness),
+) -> (Result<Served, MovieError>, Result<Served, MovieError>) {
+    let memory = MemoryCache::default();
+    let first = fakes.controller_with(memory.clone(), SETTINGS);
+    let second = fakes.controller_with(memory, SETTINGS);
+    let movie = id("m1");
+    block_on(async {
+        futures::join!(
+            first.view(&movie, freshness.0, &Unmetered),
+            second.view(&movie, freshness.1, &Unmetered)
+        )
+    })
+}
+
+#[test]
+fn a_view_asked_while_the_instance_composes_the_movie_is_served_from_memory_once_filled() {
+    let fakes = Fakes::with_movie();
+    let cached = Freshness::CachedAllowed;
+    let (first, second) = two_views_at_once(&fakes, (cached, cached));
+    assert_eq!(
+        (
+            first.expect("the first view").outcome,
+            second.expect("the second view").outcome,
+            calls(&fakes)
+        ),
+        (CacheOutcome::Miss, CacheOutcome::MemoryHit, (1, 1)),
+        "outcomes and upstream calls of two views at once"
+    );
+}
+
+#[test]
+fn a_view_asked_while_the_instance_reads_the_store_is_served_from_memory_once_filled() {
+    let fakes = Fakes::with_movie();
+    view(&fakes.controller()).unwrap();
+    let (gets, before) = (fakes.store_gets.get(), calls(&fakes));
+    let cached = Freshness::CachedAllowed;
+    let (first, second) = two_views_at_once(&fakes, (cached, cached));
+    assert_eq!(
+        (
+            first.expect("the first view").outcome,
+            second.expect("the second view").outcome,
+            fakes.store_gets.get() - gets,
+            calls(&fakes)
+        ),
+        (CacheOutcome::StoreHit, CacheOutcome::MemoryHit, 1, before),
+        "outcomes, store reads and upstream calls of two views at once on a new instance"
+    );
+}
+
+#[test]
+fn a_no_cache_view_does_not_wait_for_a_fill_under_way() {
+    let fakes = Fakes::with_movie();
+    let modes = (Freshness::CachedAllowed, Freshness::MustCompose);
+    let (_, second) = two_views_at_once(&fakes, modes);
+    assert_eq!(
+        (second.expect("the no-cache view").outcome, calls(&fakes)),
+        (CacheOutcome::Bypassed, (2, 2)),
+        "outcome of the no-cache view and upstream calls"
+    );
+}
+
+#[test]
+fn a_view_waiting_for_a_fill_that_fails_composes_on_its_own() {
+    let fakes = Fakes::with_movie();
+    let garbage = GatewayError::Malformed("garbage".into());
+    fakes
+        .metadata_script
+        .failures
+        .borrow_mut()
+        .push_back(garbage);
+    let cached = Freshness::CachedAllowed;
+    let (first, second) = two_views_at_once(&fakes, (cached, cached));
+    assert!(first.is_err(), "the first view: {first:?}");
+    assert_eq!(
+        second.expect("the waiting view").outcome,
+        CacheOutcome::Miss,
+        "the waiting view, once the composition failed"
+    );
 }
 
 #[test]
