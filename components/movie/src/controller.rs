@@ -127,8 +127,11 @@ impl<P: Ports> MovieController<P> {
         admission: &impl Admission,
     ) -> Result<Served, MovieError> {
         let cached_allowed = freshness == Freshness::CachedAllowed;
+        // The request budget counts from here, so a view that waited for another request's
+        // fill still answers within it.
+        let arrived_ms = self.ports.clock().now_ms();
         if cached_allowed {
-            self.join_fill(id).await;
+            self.join_fill(id, arrived_ms).await;
         }
         let now = self.ports.clock().now_ms();
         let mut stale = None;
@@ -177,7 +180,9 @@ impl<P: Ports> MovieController<P> {
             (None, _) => CacheOutcome::Miss,
         };
         admission.admit().await?;
-        self.compose(id, (stale, in_store), outcome, now).await
+        let deadline = arrived_ms.saturating_add(millis(self.settings.budget));
+        self.compose(id, (stale, in_store), outcome, (now, deadline))
+            .await
     }
 
     /// Waits for this instance's fill of `id` (a store read, a composition), if one is under
@@ -186,9 +191,9 @@ impl<P: Ports> MovieController<P> {
     /// store and asking both upstreams again. Without it the expiry of a hot movie cost up to
     /// one composition per request the instance serves at once (16 under Spin). A view sent
     /// with `no-cache` never waits: the fill under way may have started before the client's
-    /// own write. A fill that fails leaves each waiter to find its own way.
-    async fn join_fill(&self, id: &MovieId) {
-        let now = self.ports.clock().now_ms();
+    /// own write. A fill that fails leaves each waiter to find its own way within what is left
+    /// of its budget, so a view waits for one fill at most and still answers in time.
+    async fn join_fill(&self, id: &MovieId, now: u64) {
         if self.memory.get(id).is_some_and(|kept| kept.is_fresh(now)) {
             return;
         }
@@ -231,17 +236,17 @@ impl<P: Ports> MovieController<P> {
         Ok((metadata, rating))
     }
 
-    /// Composes the view, revalidating `stale` if given; `in_store` is what the store holds,
-    /// so an unchanged, recently written view is not written again.
+    /// Composes the view at `now` with the upstreams answering by `deadline` (ms since the
+    /// epoch), revalidating `stale` if given; `in_store` is what the store holds, so an
+    /// unchanged, recently written view is not written again.
     async fn compose(
         &self,
         id: &MovieId,
         (stale, in_store): (Option<Rc<CachedView>>, Option<Rc<CachedView>>),
         outcome: CacheOutcome,
-        now: u64,
+        (now, deadline): (u64, u64),
     ) -> Result<Served, MovieError> {
         let breakers = self.breakers().await;
-        let deadline = now.saturating_add(millis(self.settings.budget));
         let known = stale.as_deref();
         let (metadata, rating) = futures::join!(
             self.ask(&breakers.metadata, now, deadline, |timeout| {

@@ -263,6 +263,33 @@ fn a_view_asked_while_the_instance_composes_the_movie_is_served_from_memory_once
 }
 
 #[test]
+fn a_view_that_waited_for_a_failed_fill_asks_the_upstreams_within_what_is_left_of_its_budget() {
+    let fakes = Fakes::with_movie();
+    fakes.metadata_script.latency.set(Duration::from_secs(10));
+    let settings = Settings {
+        budget: Duration::from_millis(300),
+        ..SETTINGS
+    };
+    let memory = MemoryCache::default();
+    let first = fakes.controller_with(memory.clone(), settings);
+    let second = fakes.controller_with(memory, settings);
+    let movie = id("m1");
+    let cached = Freshness::CachedAllowed;
+    let (_, waited) = block_on(async {
+        futures::join!(
+            first.view(&movie, cached, &Unmetered),
+            second.view(&movie, cached, &Unmetered)
+        )
+    });
+    assert!(waited.is_err(), "the view that waited: {waited:?}");
+    assert_eq!(
+        fakes.metadata_script.timeouts.borrow().clone(),
+        [Duration::from_millis(250), Duration::from_millis(50)],
+        "metadata deadlines: the attempt timeout, then the 300 ms budget's 50 ms left"
+    );
+}
+
+#[test]
 fn a_view_asked_while_the_instance_reads_the_store_is_served_from_memory_once_filled() {
     let fakes = Fakes::with_movie();
     view(&fakes.controller()).unwrap();
