@@ -234,9 +234,17 @@ fn two_views_at_once(
     fakes: &Fakes,
     freshness: (Freshness, Freshness),
 ) -> (Result<Served, MovieError>, Result<Served, MovieError>) {
+    two_views_at_once_with(fakes, SETTINGS, freshness)
+}
+
+fn two_views_at_once_with(
+    fakes: &Fakes,
+    settings: Settings,
+    freshness: (Freshness, Freshness),
+) -> (Result<Served, MovieError>, Result<Served, MovieError>) {
     let memory = MemoryCache::default();
-    let first = fakes.controller_with(memory.clone(), SETTINGS);
-    let second = fakes.controller_with(memory, SETTINGS);
+    let first = fakes.controller_with(memory.clone(), settings);
+    let second = fakes.controller_with(memory, settings);
     let movie = id("m1");
     block_on(async {
         futures::join!(
@@ -270,17 +278,8 @@ fn a_view_that_waited_for_a_failed_fill_asks_the_upstreams_within_what_is_left_o
         budget: Duration::from_millis(300),
         ..SETTINGS
     };
-    let memory = MemoryCache::default();
-    let first = fakes.controller_with(memory.clone(), settings);
-    let second = fakes.controller_with(memory, settings);
-    let movie = id("m1");
     let cached = Freshness::CachedAllowed;
-    let (_, waited) = block_on(async {
-        futures::join!(
-            first.view(&movie, cached, &Unmetered),
-            second.view(&movie, cached, &Unmetered)
-        )
-    });
+    let (_, waited) = two_views_at_once_with(&fakes, settings, (cached, cached));
     assert!(waited.is_err(), "the view that waited: {waited:?}");
     assert_eq!(
         fakes.metadata_script.timeouts.borrow().clone(),
