@@ -16,7 +16,7 @@ pub use ports::{CacheStore, Fetched, GatewayError, MetadataGateway, Ports, Ratin
 use crate::cache::CacheError;
 use crate::cache::CacheOutcome;
 use crate::cache::entry::CachedView;
-use crate::cache::memory::{MemoryCache, UpstreamHealth};
+use crate::cache::memory::{MemoryCache, Remembered, UpstreamHealth};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId};
@@ -130,13 +130,15 @@ impl<P: Ports> MovieController<P> {
         // The request budget counts from here, so a view that waited for another request's
         // fill still answers within it.
         let arrived_ms = self.ports.clock().now_ms();
-        if cached_allowed {
-            self.join_fill(id, arrived_ms).await;
+        let (mut now, mut remembered) = (arrived_ms, self.memory.get(id));
+        let fresh = |kept: &Option<Remembered>, now| kept.as_ref().is_some_and(|k| k.is_fresh(now));
+        if cached_allowed && !fresh(&remembered, now) && self.waited_for_fill(id).await {
+            now = self.ports.clock().now_ms();
+            remembered = self.memory.get(id);
         }
-        let now = self.ports.clock().now_ms();
         let mut stale = None;
         let mut in_store = None;
-        if let Some(remembered) = self.memory.get(id) {
+        if let Some(remembered) = remembered {
             if cached_allowed && remembered.is_fresh(now) {
                 return Ok(self.served(remembered.view, CacheOutcome::MemoryHit, now));
             }
@@ -148,7 +150,7 @@ impl<P: Ports> MovieController<P> {
                 .then_some(entry);
         }
         // From here on this request fills memory with the movie's view; the instance's other
-        // requests for it wait for that rather than do the same ([`Self::join_fill`]).
+        // requests for it wait for that rather than do the same ([`Self::waited_for_fill`]).
         let _filling = self.memory.filling(id);
         // A view composed in any case revalidates the entry this instance holds without asking
         // the store, when the instance knows what the store holds (the version it last read
@@ -186,19 +188,20 @@ impl<P: Ports> MovieController<P> {
     }
 
     /// Waits for this instance's fill of `id` (a store read, a composition), if one is under
-    /// way and memory has no fresh view to serve: views of a movie asked for meanwhile are
-    /// served from memory once it is filled (request coalescing) instead of each reading the
-    /// store and asking both upstreams again. Without it the expiry of a hot movie cost up to
-    /// one composition per request the instance serves at once (16 under Spin). A view sent
-    /// with `no-cache` never waits: the fill under way may have started before the client's
-    /// own write. A fill that fails leaves each waiter to find its own way within what is left
-    /// of its budget, so a view waits for one fill at most and still answers in time.
-    async fn join_fill(&self, id: &MovieId, now: u64) {
-        if self.memory.get(id).is_some_and(|kept| kept.is_fresh(now)) {
-            return;
-        }
-        if let Some(fill) = self.memory.fill(id) {
-            fill.finished().await;
+    /// way; whether there was one. A view that memory cannot serve waits for it and is then
+    /// served from memory (request coalescing) instead of reading the store and asking both
+    /// upstreams again: without it the expiry of a hot movie cost up to one composition per
+    /// request the instance serves at once (16 under Spin). A view sent with `no-cache` never
+    /// waits: the fill under way may have started before the client's own write. A fill that
+    /// fails leaves each waiter to find its own way within what is left of its budget, so a
+    /// view waits for one fill at most and still answers in time.
+    async fn waited_for_fill(&self, id: &MovieId) -> bool {
+        match self.memory.fill(id) {
+            Some(fill) => {
+                fill.finished().await;
+                true
+            }
+            None => false,
         }
     }
 
