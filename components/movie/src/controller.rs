@@ -16,7 +16,7 @@ pub use ports::{CacheStore, Fetched, GatewayError, MetadataGateway, Ports, Ratin
 use crate::cache::CacheError;
 use crate::cache::CacheOutcome;
 use crate::cache::entry::CachedView;
-use crate::cache::memory::{MemoryCache, Remembered, UpstreamHealth};
+use crate::cache::memory::{MemoryCache, UpstreamHealth};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::model::{MovieDetails, MovieId};
@@ -131,8 +131,8 @@ impl<P: Ports> MovieController<P> {
         // fill still answers within it.
         let arrived_ms = self.ports.clock().now_ms();
         let (mut now, mut remembered) = (arrived_ms, self.memory.get(id));
-        let fresh = |kept: &Option<Remembered>, now| kept.as_ref().is_some_and(|k| k.is_fresh(now));
-        if cached_allowed && !fresh(&remembered, now) && self.waited_for_fill(id).await {
+        let served_from_memory = remembered.as_ref().is_some_and(|kept| kept.is_fresh(now));
+        if cached_allowed && !served_from_memory && self.waited_for_fill(id).await {
             now = self.ports.clock().now_ms();
             remembered = self.memory.get(id);
         }
