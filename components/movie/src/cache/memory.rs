@@ -71,17 +71,16 @@ impl Fill {
 /// A fill registered as under way until dropped ([`MemoryCache::filling`]).
 pub struct Filling {
     fills: Rc<RefCell<HashMap<MovieId, Fill>>>,
-    /// The movie, when this fill is the one registered for it.
-    registered: Option<MovieId>,
-    _done: Option<oneshot::Sender<()>>,
+    /// The movie and the end of its fill's wait, when this fill is the one registered.
+    registered: Option<(MovieId, oneshot::Sender<()>)>,
 }
 
 impl Drop for Filling {
     fn drop(&mut self) {
-        if let Some(id) = &self.registered {
+        if let Some((id, _)) = &self.registered {
             self.fills.borrow_mut().remove(id);
         }
-        // `_done` is dropped after this, which ends every wait on the fill.
+        // The sender is dropped after this, which ends every wait on the fill.
     }
 }
 
@@ -119,17 +118,14 @@ impl MemoryCache {
     /// unless one already is (then the guard registers nothing).
     pub fn filling(&self, id: &MovieId) -> Filling {
         let mut fills = self.fills.borrow_mut();
-        let (registered, done) = if fills.contains_key(id) {
-            (None, None)
-        } else {
+        let registered = (!fills.contains_key(id)).then(|| {
             let (done, finished) = oneshot::channel();
             fills.insert(id.clone(), Fill(finished.shared()));
-            (Some(id.clone()), Some(done))
-        };
+            (id.clone(), done)
+        });
         Filling {
             fills: Rc::clone(&self.fills),
             registered,
-            _done: done,
         }
     }
 
